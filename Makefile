@@ -1,0 +1,35 @@
+# The two Quick start commands (README): `make pipeline` and `make test`.
+# Each sets up what it needs on a fresh machine: the virtual environment, the pinned packages and
+# Delta Lake's jars (cached in .cache/jars, fetched once from Maven Central with mvn).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install jars pipeline test lint cluster-up cluster-down mlflow-ui bench clean
+
+$(STAMP): setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+jars: $(STAMP)
+	@$(PY) -m lakepulse.jars >/dev/null
+
+## Runs the main job end to end on the embedded default (local Spark, lake under .lakepulse/).
+pipeline: jars
+	./spark-submit.sh pipeline $(ARGS)
+
+## Runs the whole test suite.
+test: jars
+	$(PY) -m pytest $(ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check libs jobs tests bench
+	$(PY) -m ruff format --check libs jobs tests bench
+
+clean:
+	rm -rf build .lakepulse

@@ -1,0 +1,59 @@
+"""What every job's `main(argv)` shares: common arguments, config loading, the session, and errors.
+
+A job file stays thin: it declares its own arguments and a body `(args, config, spark) -> int`; this
+module turns bad input into one line on stderr and a non-zero exit code (2 for usage, 1 otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from lakepulse.config import Config, load_config
+from lakepulse.errors import LakepulseError, UsageError
+
+log = logging.getLogger("lakepulse")
+
+JobBody = Callable[[argparse.Namespace, Config, "object"], int | None]
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse prints usage on two lines; one is enough
+        raise UsageError(message)
+
+
+def job_parser(job: str, description: str | None) -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog=f"lakepulse {job}", description=(description or "").strip().splitlines()[0])
+    parser.add_argument("--env", default="local", help="environment: conf/<env>.yaml (default: local)")
+    parser.add_argument("--config", help="explicit config file (overrides --env's file)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config value, e.g. --set generate.customers=500 (repeatable)",
+    )
+    return parser
+
+
+def configure_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+def run(job: str, parser: argparse.ArgumentParser, argv: Sequence[str] | None, body: JobBody) -> int:
+    """Parses, loads config, builds the session and runs `body`; errors become one line and an exit code."""
+    configure_logging()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        config = load_config(args.env, args.config, args.overrides)
+        from lakepulse.session import build_session  # pyspark import only once input is valid
+
+        spark = build_session(config, app_name=f"lakepulse-{job}")
+        return int(body(args, config, spark) or 0)
+    except LakepulseError as exc:
+        print(f"lakepulse {job}: error: {exc}", file=sys.stderr)
+        return exc.exit_code

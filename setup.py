@@ -1,0 +1,50 @@
+"""Installs the `lakepulse` library from libs/.
+
+Runtime pins are exact. Where a pin is not the newest release, the reason is recorded beside it.
+"""
+
+from setuptools import find_packages, setup
+
+# Delta Lake and Spark move as a pair: delta-spark 4.4.x supports pyspark <= 4.2.0.
+# delta-spark 4.4.1 is on PyPI but its JVM artifacts are not on Maven Central, and the Python
+# package must match the jars it drives, so 4.4.0 is the newest usable pair.
+PYSPARK_VERSION = "4.2.0"  # newest allowed by delta-spark 4.4.0 (pyspark<=4.2.0)
+DELTA_VERSION = "4.4.0"
+
+RUNTIME = [
+    f"pyspark=={PYSPARK_VERSION}",
+    f"delta-spark=={DELTA_VERSION}",
+    "importlib-metadata==8.7.1",  # delta-spark caps it at <=8.7.1
+    "mlflow==3.17.2",  # 3.18.0's mlflow-skinny is not published yet
+    "hyperopt==0.3.0",
+    "pandas==2.3.3",  # pyspark 4.2 warns that it does not support pandas 3
+    "numpy==2.4.6",  # newest numpy published for Python 3.11
+    "pyarrow==25.0.1",  # mlflow 3.17.2 requires pyarrow<26
+    "scipy==1.17.1",
+    "scikit-learn==1.9.1",
+    "matplotlib==3.11.2",
+    "PyYAML==6.0.3",
+    "py4j==0.10.9.9",  # the version pyspark 4.2.0 bundles
+]
+
+DEV = [
+    "pytest==9.2.0",
+    "ruff==0.17.5",
+    "deltalake==1.6.6",  # independent (delta-rs) reader for cross-checks in tests
+    "duckdb==2.0.0",  # independent oracle for gold-table tests
+    "nbclient==0.11.0",
+    "nbformat==5.11.1",
+    "ipykernel==7.4.0",
+]
+
+setup(
+    name="lakepulse",
+    version="0.1.0",
+    description="Spark data lake processor: events, logs and cloud bills into Delta tables, KPIs and models",
+    package_dir={"": "libs"},
+    packages=find_packages("libs"),
+    package_data={"lakepulse": ["py.typed"]},
+    python_requires=">=3.10,<3.13",
+    install_requires=RUNTIME,
+    extras_require={"dev": DEV},
+)

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Submits one lakepulse job to Spark, locally or to a cluster.
+#
+#   ./spark-submit.sh [--env local|cluster] [--master URL] [spark-submit options] JOB [job args]
+#
+# It builds the library into build/lakepulse.zip for --py-files (only when a source changed), adds the
+# cached Delta jars, the environment's Spark settings and its config file, and runs jobs/JOB.py.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PY="${LAKEPULSE_PYTHON:-$ROOT/.venv/bin/python}"
+[ -x "$PY" ] || PY="$(command -v python3)"
+
+die() { echo "spark-submit.sh: error: $1" >&2; exit "${2:-2}"; }
+
+job_summary() {  # first line of the job file's module docstring
+  sed -n '1,/"""/{s/^"""//;s/"""$//;p}' "$1" | grep -m1 -v '^\s*$' || true
+}
+
+usage() {
+  cat <<EOF
+usage: ./spark-submit.sh [--env ENV] [--master URL] [spark-submit options] JOB [job args]
+
+environments (conf/*.yaml): $(cd "$ROOT/conf" && ls *.yaml | sed 's/\.yaml$//' | tr '\n' ' ')
+jobs:
+EOF
+  for f in "$ROOT"/jobs/*.py; do
+    printf '  %-15s %s\n' "$(basename "$f" .py)" "$(job_summary "$f")"
+  done
+  echo
+  echo "Job arguments: ./spark-submit.sh JOB --help"
+}
+
+ENV_NAME=local
+MASTER=""
+SUBMIT_OPTS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --env) [ $# -ge 2 ] || die "--env needs a value"; ENV_NAME="$2"; shift 2 ;;
+    --env=*) ENV_NAME="${1#--env=}"; shift ;;
+    --master) [ $# -ge 2 ] || die "--master needs a value"; MASTER="$2"; shift 2 ;;
+    --master=*) MASTER="${1#--master=}"; shift ;;
+    --verbose|--supervise) SUBMIT_OPTS+=("$1"); shift ;;
+    --*=*) SUBMIT_OPTS+=("$1"); shift ;;
+    --*) [ $# -ge 2 ] || die "$1 needs a value"; SUBMIT_OPTS+=("$1" "$2"); shift 2 ;;
+    -*) die "unknown option $1 (see --help)" ;;
+    *) break ;;
+  esac
+done
+
+[ $# -ge 1 ] || die "no job given (see --help)"
+JOB="$1"; shift
+JOB_FILE="$ROOT/jobs/$JOB.py"
+[ -f "$JOB_FILE" ] || die "unknown job '$JOB' (known: $(cd "$ROOT/jobs" && ls *.py | sed 's/\.py$//' | tr '\n' ' '))"
+CONF_FILE="$ROOT/conf/$ENV_NAME.yaml"
+[ -f "$CONF_FILE" ] || die "unknown environment '$ENV_NAME' (known: $(cd "$ROOT/conf" && ls *.yaml | sed 's/\.yaml$//' | tr '\n' ' '))"
+
+# The library as an archive for executors; rebuilt only when a source file is newer than it.
+ARCHIVE="$ROOT/build/lakepulse.zip"
+if [ ! -f "$ARCHIVE" ] || [ -n "$(find "$ROOT/libs/lakepulse" -newer "$ARCHIVE" -print -quit)" ]; then
+  mkdir -p "$ROOT/build"
+  (cd "$ROOT/libs" && rm -f "$ARCHIVE.tmp" && "$PY" -c '
+import sys, zipfile, pathlib
+out = zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED)
+for p in sorted(pathlib.Path("lakepulse").rglob("*")):
+    if p.is_file() and "__pycache__" not in p.parts:
+        out.write(p)
+out.close()' "$ARCHIVE.tmp" && mv "$ARCHIVE.tmp" "$ARCHIVE")
+fi
+
+JARS="$(cd "$ROOT/libs" && "$PY" -m lakepulse.jars)" || exit 1
+
+# Master and Spark settings of the environment, after --set / LAKEPULSE__* overrides are applied.
+mapfile -t SPARK_ARGS < <(cd "$ROOT/libs" && "$PY" -m lakepulse.submit_args --config "$CONF_FILE" --env "$ENV_NAME" "$@") \
+  || exit 2
+[ "${#SPARK_ARGS[@]}" -gt 0 ] || exit 2
+[ -n "$MASTER" ] && SPARK_ARGS[1]="$MASTER"
+
+if [ -n "${SPARK_HOME:-}" ] && [ -x "$SPARK_HOME/bin/spark-submit" ]; then
+  SUBMIT="$SPARK_HOME/bin/spark-submit"
+else
+  SUBMIT="$("$PY" -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit"))')"
+fi
+
+export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$PY}"
+export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$PY}"
+exec "$SUBMIT" \
+  "${SPARK_ARGS[@]}" \
+  --name "lakepulse-$JOB" \
+  --jars "$JARS" \
+  --py-files "$ARCHIVE" \
+  --files "$CONF_FILE" \
+  ${SUBMIT_OPTS[@]+"${SUBMIT_OPTS[@]}"} \
+  "$JOB_FILE" --env "$ENV_NAME" --config "$CONF_FILE" "$@"
