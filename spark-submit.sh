@@ -83,11 +83,13 @@ else
   SUBMIT="$("$PY" -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit"))')"
 fi
 
+export LAKEPULSE_ROOT="$ROOT"
 export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$PY}"
 export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$PY}"
 exec "$SUBMIT" \
   "${SPARK_ARGS[@]}" \
   --name "lakepulse-$JOB" \
+  --driver-java-options "-Dlog4j.configurationFile=file:$ROOT/conf/log4j2.properties" \
   --jars "$JARS" \
   --py-files "$ARCHIVE" \
   --files "$CONF_FILE" \

@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from lakepulse.config import load_config
 
 TEST_SPARK_OVERRIDES = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from lakepulse.config import PROJECT_ROOT, load_config
 from lakepulse.errors import ConfigError
 
@@ -46,7 +45,10 @@ def test_cluster_config_parses():
     [
         (lambda t: t.replace("  seed: 42\n", "  seed: 42\n  sede: 1\n"), "unknown key 'generate.sede'"),
         (lambda t: t.replace("  seed: 42\n", ""), "missing key 'generate.seed'"),
-        (lambda t: t.replace("  seed: 42\n", "  seed: forty\n"), "key 'generate.seed': expected int, got str"),
+        (
+            lambda t: t.replace("  seed: 42\n", "  seed: forty\n"),
+            "key 'generate.seed': expected int, got str",
+        ),
         (lambda t: t.replace("  gzip: true\n", "  gzip: 3\n"), "key 'generate.gzip': expected bool"),
         (lambda t: t + "extra: 1\n", "unknown key 'extra'"),
     ],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 from deltalake import DeltaTable as RustDeltaTable
-
 from lakepulse import delta_io
 
 

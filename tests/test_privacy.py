@@ -6,10 +6,9 @@ import hashlib
 import hmac
 
 import pytest
-from pyspark.sql import functions as F
-
 from lakepulse import privacy
 from lakepulse.errors import ConfigError
+
 from tests.conftest import make_config
 
 
@@ -24,8 +23,12 @@ def test_hmac_in_spark_matches_python_hmac(spark, key):
 
 
 def test_ip_truncation_and_coordinates(spark):
-    df = spark.createDataFrame([("203.0.113.97", 48.85661), ("not-an-ip", -0.04), (None, None)], "ip STRING, lat DOUBLE")
-    rows = df.select(privacy.truncate_ipv4("ip").alias("ip"), privacy.coarsen_coordinate("lat").alias("lat")).collect()
+    df = spark.createDataFrame(
+        [("203.0.113.97", 48.85661), ("not-an-ip", -0.04), (None, None)], "ip STRING, lat DOUBLE"
+    )
+    rows = df.select(
+        privacy.truncate_ipv4("ip").alias("ip"), privacy.coarsen_coordinate("lat").alias("lat")
+    ).collect()
     assert [r.ip for r in rows] == ["203.0.113.0", None, None]
     assert [r.lat for r in rows] == [48.9, -0.0, None]
 

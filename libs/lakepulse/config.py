@@ -22,7 +22,8 @@ import yaml
 
 from lakepulse.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# spark-submit.sh exports LAKEPULSE_ROOT: under spark-submit the library is imported from a zip archive.
+PROJECT_ROOT = Path(os.environ.get("LAKEPULSE_ROOT") or Path(__file__).resolve().parents[2])
 CONF_DIR = PROJECT_ROOT / "conf"
 ENV_PREFIX = "LAKEPULSE__"
 LAYERS = ("bronze", "silver", "gold")
@@ -172,7 +173,9 @@ def _set_dotted(raw: dict, key: str, value: object, name: str, origin: str) -> N
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            raise ConfigError(f"{name}: {origin} sets {key!r} but {'.'.join(parts[: i + 1])!r} is not a section")
+            raise ConfigError(
+                f"{name}: {origin} sets {key!r} but {'.'.join(parts[: i + 1])!r} is not a section"
+            )
         node = child
     node[parts[-1]] = value
 
@@ -215,10 +218,11 @@ def _coerce(hint, value, name: str, key: str):
     elif hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-    elif hint is str:
-        if isinstance(value, str):
-            return value
-    raise ConfigError(f"{name}: key {key!r}: expected {hint.__name__}, got {type(value).__name__} ({value!r})")
+    elif hint is str and isinstance(value, str):
+        return value
+    raise ConfigError(
+        f"{name}: key {key!r}: expected {hint.__name__}, got {type(value).__name__} ({value!r})"
+    )
 
 
 def _scalar_str(value, name: str, key: str) -> str:

@@ -53,7 +53,9 @@ def append(
     writer.save(path)
 
 
-def overwrite(df: DataFrame, path: str, partition_by: Sequence[str] = (), replace_where: str | None = None) -> None:
+def overwrite(
+    df: DataFrame, path: str, partition_by: Sequence[str] = (), replace_where: str | None = None
+) -> None:
     """Replaces the table, or with `replace_where` only the rows matching that predicate."""
     writer = df.write.format("delta").mode("overwrite")
     if partition_by:
@@ -88,3 +90,22 @@ def upsert(
         .whenNotMatchedInsertAll()
         .execute()
     )
+
+
+def list_children(spark: SparkSession, root: str) -> list[str]:
+    """Paths directly under `root` (any Hadoop filesystem); empty when `root` does not exist."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(root)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(path):
+        return []
+    return sorted(str(status.getPath().toString()) for status in fs.listStatus(path))
+
+
+def list_tables(spark: SparkSession, root: str) -> list[str]:
+    """The Delta tables directly under `root` (a layer folder), by name; metadata only."""
+    return [
+        p
+        for p in list_children(spark, root)
+        if not p.rsplit("/", 1)[-1].startswith("_") and is_delta(spark, p)
+    ]

@@ -18,11 +18,12 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
+from lakepulse.config import PROJECT_ROOT
 from lakepulse.errors import MissingJarsError
 
 SCALA_VERSION = "2.13"
 JARS_DIR_ENV = "LAKEPULSE_JARS_DIR"
-DEFAULT_JARS_DIR = Path(__file__).resolve().parents[2] / ".cache" / "jars"
+DEFAULT_JARS_DIR = PROJECT_ROOT / ".cache" / "jars"
 
 
 def delta_artifacts() -> list[str]:
@@ -45,7 +46,14 @@ def jar_file(coordinate: str, directory: Path) -> Path:
 
 
 def fetch_command(coordinate: str, directory: Path) -> list[str]:
-    return ["mvn", "-B", "-q", "dependency:copy", f"-Dartifact={coordinate}", f"-DoutputDirectory={directory}"]
+    return [
+        "mvn",
+        "-B",
+        "-q",
+        "dependency:copy",
+        f"-Dartifact={coordinate}",
+        f"-DoutputDirectory={directory}",
+    ]
 
 
 def ensure_delta_jars(fetch: bool = True) -> list[Path]:

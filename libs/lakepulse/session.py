@@ -12,19 +12,26 @@ from collections.abc import Mapping
 
 from pyspark.sql import SparkSession
 
-from lakepulse.config import Config
+from lakepulse.config import PROJECT_ROOT, Config
 from lakepulse.jars import ensure_delta_jars
 from lakepulse.spark_conf import spark_conf_for
 
-def build_session(config: Config, app_name: str | None = None, extra: Mapping[str, str] | None = None) -> SparkSession:
+LOG4J_CONF = PROJECT_ROOT / "conf" / "log4j2.properties"
+
+
+def build_session(
+    config: Config, app_name: str | None = None, extra: Mapping[str, str] | None = None
+) -> SparkSession:
     """Returns the active session if there is one, else builds a Delta-enabled one from `config`."""
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
     builder = SparkSession.builder.appName(app_name or config.spark.app_name)
     if not launched_by_spark_submit():
-        builder = builder.master(config.spark.master).config(
-            "spark.jars", ",".join(str(p) for p in ensure_delta_jars())
+        builder = (
+            builder.master(config.spark.master)
+            .config("spark.jars", ",".join(str(p) for p in ensure_delta_jars()))
+            .config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile=file:{LOG4J_CONF}")
         )
     for key, value in spark_conf_for(config, extra).items():
         builder = builder.config(key, value)

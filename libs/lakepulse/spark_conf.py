@@ -21,6 +21,8 @@ def spark_conf_for(config: Config, extra: Mapping[str, str] | None = None) -> di
     """Every Spark setting a run gets: Delta, base, the environment's, then the caller's."""
     conf = {**DELTA_CONF, **BASE_CONF}
     conf["spark.sql.shuffle.partitions"] = str(config.spark.shuffle_partitions)
+    # Keep Spark's own scratch folders under the run's home, never in the working directory.
+    conf["spark.sql.warehouse.dir"] = f"{config.paths.home}/warehouse"
     conf.update(config.spark.conf)
     conf.update(extra or {})
     return conf

@@ -1,6 +1,6 @@
 """Prints the spark-submit arguments of an environment, one per line, for spark-submit.sh.
 
-    python -m lakepulse.submit_args --config conf/local.yaml [job args with --set KEY=VALUE ...]
+python -m lakepulse.submit_args --config conf/local.yaml [job args with --set KEY=VALUE ...]
 """
 
 from __future__ import annotations
