@@ -19,6 +19,7 @@ TEST_SPARK_OVERRIDES = [
     "spark.conf.spark.driver.memory=2g",
     "spark.conf.spark.sql.adaptive.coalescePartitions.enabled=false",
     "spark.conf.spark.databricks.delta.snapshotPartitions=2",
+    "spark.conf.spark.sql.sources.parallelPartitionDiscovery.parallelism=2",
 ]
 
 

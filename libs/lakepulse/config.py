@@ -76,6 +76,105 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
+class MaintenanceConfig:
+    """Table upkeep: VACUUM retention, and the small-file guard run after every write."""
+
+    vacuum_retention_hours: int = 168
+    # A partition with at least this many small files is compacted right after the write.
+    small_file_threshold: int = 32
+    target_file_mb: int = 128
+
+
+@dataclass(frozen=True)
+class GoldConfig:
+    """Gold tables (docs/gold.md): label horizon, windows, thresholds and approximation accuracy."""
+
+    # Churn label: active = any event in the `churn_active_days` before the label date; churned = a
+    # subscription_cancel, or no event at all, in the `churn_horizon_days` from it.
+    churn_horizon_days: int = 30
+    churn_active_days: int = 30
+    # The newest silver days that may still receive late records; they are not computed yet.
+    settle_days: int = 0
+    # percentile_approx accuracy: relative rank error at most 1 / accuracy.
+    percentile_accuracy: int = 10000
+    # Cost anomaly: robust z-score of log(cost per request) against the service's previous days.
+    anomaly_history_days: int = 28
+    anomaly_min_history_days: int = 7
+    anomaly_threshold: float = 3.5
+    # Emerging trends: recent days against the baseline days just before them.
+    trend_recent_days: int = 7
+    trend_baseline_days: int = 28
+    # Promo response: trailing window of days, and the fewest sessions on each side to rank a segment.
+    promo_window_days: int = 28
+    promo_min_sessions: int = 20
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    """Churn and pricing models (docs/models.md). The churn label's horizon is `gold.churn_horizon_days`."""
+
+    seed: int = 42
+    # Hyperopt trials per model family (logistic regression, gradient-boosted trees), one nested run each.
+    max_evals: int = 6
+    # Upper bound of the gradient-boosted trees' number of trees in the search space.
+    gbt_max_iter: int = 60
+    # Labelled as-of dates used: every `as_of_every_days`-th day, counted back from the latest one
+    # (consecutive days of one customer are near-duplicates).
+    as_of_every_days: int = 7
+    # Time-based split of the labelled date range, less the gap: the earliest part trains, then
+    # `validation_fraction` validates and the latest `test_fraction` tests; at least `split_gap_days`
+    # separate the last training date from the first validation date (-1: the churn horizon, so no
+    # training label window overlaps a validation or test one).
+    validation_fraction: float = 0.25
+    test_fraction: float = 0.25
+    split_gap_days: int = -1
+    # Comma-separated feature columns treated as categories; every other numeric column is a feature.
+    categorical_features: str = "plan,city_type,country,age_band,acquisition_channel"
+    # The column the recency-only baseline ranks by (larger = longer since the last activity).
+    recency_feature: str = "days_since_last_activity"
+    # Fairness audit: segment columns, the smallest segment audited, the largest tolerated ROC AUC gap.
+    fairness_segments: str = "country,age_band,city_type,plan"
+    fairness_min_segment_size: int = 50
+    fairness_max_auc_gap: float = 0.1
+    # Churn risk bands on the scored probability: low < medium <= high.
+    risk_band_medium: float = 0.3
+    risk_band_high: float = 0.6
+    # Pricing: largest price change per step (fraction), unit cost as a fraction of the product's first
+    # price, trailing days for the demand baseline, latest fraction of days held out to test the fit.
+    price_max_change: float = 0.1
+    unit_cost_ratio: float = 0.6
+    demand_baseline_days: int = 28
+    demand_holdout_fraction: float = 0.2
+
+
+@dataclass(frozen=True)
+class ByodConfig:
+    """Bring your own data: where a customer-transactions CSV is and which of its columns mean what."""
+
+    path: str = ""
+    customer_id_column: str = "customer_id"
+    date_column: str = "date"
+    amount_column: str = "amount"
+    # A Spark datetime pattern, e.g. dd/MM/yyyy or yyyy-MM-dd HH:mm:ss.
+    date_format: str = "yyyy-MM-dd"
+    delimiter: str = ","
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Ingestion (landing -> bronze) and refinement (bronze -> silver): docs/silver.md."""
+
+    # Events arriving more than this many days after their day are quarantined (late_beyond_window);
+    # later ones are merged into silver, and deduplication only looks this far back.
+    late_window_days: int = 3
+    # A timestamp later than the end of its arrival day by more than this is a future_timestamp.
+    future_tolerance_minutes: int = 60
+    # Streaming: files per micro-batch, and the default processing-time trigger of continuous runs.
+    max_files_per_trigger: int = 1000
+    trigger_interval: str = "1 minute"
+
+
+@dataclass(frozen=True)
 class Config:
     env: str
     source_file: str
@@ -84,6 +183,11 @@ class Config:
     mlflow: MlflowConfig
     generate: GenerateConfig
     privacy: PrivacyConfig
+    maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
+    gold: GoldConfig = field(default_factory=GoldConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    byod: ByodConfig = field(default_factory=ByodConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
 
     def table_path(self, layer: str, table: str) -> str:
         """<lake>/<layer>/<table>: the one place that decides where a table lives."""

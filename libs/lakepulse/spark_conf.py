@@ -23,6 +23,11 @@ def spark_conf_for(config: Config, extra: Mapping[str, str] | None = None) -> di
     conf["spark.sql.shuffle.partitions"] = str(config.spark.shuffle_partitions)
     # Keep Spark's own scratch folders under the run's home, never in the working directory.
     conf["spark.sql.warehouse.dir"] = f"{config.paths.home}/warehouse"
+    # The small-file guard: Delta's auto compaction runs after each commit, compacting any partition
+    # that holds at least `small_file_threshold` small files.
+    conf["spark.databricks.delta.autoCompact.enabled"] = "true"
+    conf["spark.databricks.delta.autoCompact.minNumFiles"] = str(config.maintenance.small_file_threshold)
+    conf["spark.databricks.delta.autoCompact.maxFileSize"] = str(config.maintenance.target_file_mb * 1024 * 1024)
     conf.update(config.spark.conf)
     conf.update(extra or {})
     return conf

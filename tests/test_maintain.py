@@ -1,0 +1,94 @@
+"""maintain: compaction with Z-order and VACUUM shrink the file count, keep every row; the small-file guard."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+
+from deltalake import DeltaTable as RustDeltaTable
+
+from lakepulse import delta_io
+from lakepulse.config import PROJECT_ROOT
+from lakepulse.spark_conf import spark_conf_for
+from tests.conftest import make_config
+
+GUARD_KEYS = ("autoCompact.enabled", "autoCompact.minNumFiles", "autoCompact.maxFileSize")
+
+
+def load_job(name: str):
+    spec = importlib.util.spec_from_file_location(f"job_{name}", PROJECT_ROOT / "jobs" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def guard(spark, config, enabled: bool = True):
+    """Applies the config's small-file guard settings to the shared session for one test."""
+    keys = {k: v for k, v in spark_conf_for(config).items() if k.endswith(GUARD_KEYS)}
+    if not enabled:
+        keys["spark.databricks.delta.autoCompact.enabled"] = "false"
+    previous = {k: spark.conf.get(k, None) for k in keys}
+    for key, value in keys.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def small_appends(spark, path: str, batches: int, start: int = 0) -> None:
+    for i in range(start, start + batches):
+        rows = [(f"k{(i * 7 + j) % 11}", "2026-01-01", i * 10 + j) for j in range(3)]
+        delta_io.append(
+            spark.createDataFrame(rows, "customer_key STRING, event_date STRING, n INT"), path, ["event_date"]
+        )
+
+
+def test_small_file_guard_compacts_after_write(spark, tmp_path):
+    config = make_config(tmp_path / "home", "maintenance.small_file_threshold=5")
+    path = config.table_path("silver", "events")
+    counts = []
+    with guard(spark, config):
+        for i in range(8):
+            small_appends(spark, path, 1, start=i)
+            counts.append(len(RustDeltaTable(path).file_uris()))
+    # Eight writes of small files, yet the partition never piles up: the guard compacts after writes.
+    assert max(counts) < 5, counts
+    operations = [h["operation"] for h in RustDeltaTable(path).history()]
+    assert operations.count("WRITE") == 8 and "OPTIMIZE" in operations
+    expected = sorted(i * 10 + j for i in range(8) for j in range(3))
+    assert sorted(RustDeltaTable(path).to_pandas()["n"]) == expected  # compaction kept every row
+
+
+def test_maintain_compacts_zorders_vacuums_and_reports(spark, tmp_path, capsys):
+    home = tmp_path / "home"
+    config = make_config(home)
+    path = config.table_path("silver", "events")
+    with guard(spark, config, enabled=False):
+        small_appends(spark, path, 8)
+    before_rows = RustDeltaTable(path).to_pandas().sort_values("n").reset_index(drop=True)
+    files_written = len(RustDeltaTable(path).file_uris())
+    assert files_written >= 8  # without the guard, small files pile up
+
+    assert load_job("maintain").main([f"--set=paths.home={home}", "--retain-hours", "0"]) == 0
+
+    table = RustDeltaTable(path)
+    assert len(table.file_uris()) == 1
+    after_rows = table.to_pandas().sort_values("n").reset_index(drop=True)
+    assert after_rows.equals(before_rows)
+    optimize = [h for h in table.history() if h["operation"] == "OPTIMIZE"]
+    assert optimize and "customer_key" in str(optimize[0]["operationParameters"])
+    # VACUUM removed the replaced files from storage.
+    parquet_on_disk = [p for p in (home / "lake/silver/events").rglob("*.parquet") if "_delta_log" not in p.parts]
+    assert len(parquet_on_disk) == 1
+    report = capsys.readouterr().out
+    line = next(line for line in report.splitlines() if line.startswith("silver/events"))
+    files_before, _, files_after, _ = (int(x) for x in line.split()[1:5])
+    assert (files_before, files_after) == (files_written, 1)
+    log = RustDeltaTable(config.table_path("bronze", "maintenance_log")).to_pandas()
+    assert log.set_index("table").loc["silver/events", "files_after"] == 1
