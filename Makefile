@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install jars pipeline test lint cluster-up cluster-down mlflow-ui bench clean
+.PHONY: install jars browser pipeline test lint cluster-up cluster-down mlflow-ui bench clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,15 @@ jars: $(STAMP)
 pipeline: jars
 	./spark-submit.sh pipeline $(ARGS)
 
+# Headless Chromium for the report test (Debian's package; not pinned: Debian security updates
+# replace the old build, so a pinned version would stop installing).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else echo "make: chromium missing: run 'sudo apt-get install chromium' (needed by the report test)" >&2; exit 1; fi; }
+
 ## Runs the whole test suite.
-test: jars
+test: jars browser
 	$(PY) -m pytest $(ARGS)
 
 lint: $(STAMP)
