@@ -34,6 +34,10 @@ browser:
 test: jars browser
 	$(PY) -m pytest $(ARGS)
 
+## Starts the MLflow server and UI on 127.0.0.1 over the local store (ARGS="--port 5001" for another port).
+mlflow-ui: $(STAMP)
+	$(PY) -m lakepulse.mlflow_ui $(ARGS)
+
 lint: $(STAMP)
 	$(PY) -m ruff check libs jobs tests bench
 	$(PY) -m ruff format --check libs jobs tests bench

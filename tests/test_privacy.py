@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 import pytest
+
 from lakepulse import privacy
 from lakepulse.errors import ConfigError
-
 from tests.conftest import make_config
 
 
@@ -29,7 +30,9 @@ def test_ip_truncation_and_coordinates(spark):
     rows = df.select(
         privacy.truncate_ipv4("ip").alias("ip"), privacy.coarsen_coordinate("lat").alias("lat")
     ).collect()
-    assert [r.ip for r in rows] == ["203.0.113.0", None, None]
+    assert [r.ip for r in rows] == ["203.0.113.x", None, None]
+    # The truncated form must not look like an address to the PII scan.
+    assert not re.search(privacy.IPV4_PATTERN, rows[0].ip)
     assert [r.lat for r in rows] == [48.9, -0.0, None]
 
 

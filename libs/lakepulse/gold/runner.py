@@ -1,0 +1,375 @@
+"""Runs gold tables: plan the days, read only the silver they need, compute, replace those days.
+
+Each table declares which silver tables bound its computable days (its "clock"), how far before its
+first day its windows look back, and how to build it; the runner does the rest the same way for all:
+
+1. computable days: from the clock tables' partition metadata (`planner.partition_bounds`);
+2. days to compute: `--as-of`/`--from`/`--to`, or every computable day after the table's last one;
+3. reads: each silver read is filtered on its date partition column to exactly the window the days
+   need, and what Delta will scan (`inputFiles()` after pruning) is logged and appended to
+   `<reports>/gold/runs.jsonl`, one JSON line per table run;
+4. write: `replaceWhere` on the computed days, so a rerun replaces those days and never duplicates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lakepulse import delta_io
+from lakepulse.config import Config
+from lakepulse.errors import LakepulseError, UsageError
+from lakepulse.gold import (
+    cost_kpis,
+    customer_features,
+    kpi_daily,
+    market_signals,
+    planner,
+    promo_response,
+    retention_cohorts,
+)
+from lakepulse.gold.planner import DayRange, DayRequest
+
+log = logging.getLogger("lakepulse.gold")
+
+# Silver tables partitioned by day, and their partition column.
+DAY_PARTITIONED = {
+    "events": "event_date",
+    "requests": "request_date",
+    "app_logs": "log_date",
+    "billing": "charge_date",
+}
+# Silver tables that are not partitioned but carry a day column reads can filter on.
+DAY_COLUMNS = {**DAY_PARTITIONED, "weather": "date"}
+_PARTITION_VALUE = re.compile(r"/[a-z_]+=(\d{4}-\d{2}-\d{2})/")
+
+
+@dataclass(frozen=True)
+class Read:
+    table: str
+    days: DayRange | None
+    files: int
+    partitions: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        return {
+            "table": f"silver/{self.table}",
+            "from": str(self.days.start) if self.days else None,
+            "to": str(self.days.end) if self.days else None,
+            "files": self.files,
+            "partitions": list(self.partitions),
+        }
+
+
+@dataclass
+class Context:
+    """What a table's build gets: silver reads that check and record themselves, and the gold seed."""
+
+    spark: SparkSession
+    config: Config
+    reads: list[Read] = field(default_factory=list)
+    _bounds: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
+
+    def silver_path(self, table: str) -> str:
+        return self.config.table_path("silver", table)
+
+    def bounds(self, table: str) -> tuple[dt.date, dt.date]:
+        """(first day, last complete day) of a day-partitioned silver table."""
+        if table not in self._bounds:
+            path = self.silver_path(table)
+            found = planner.partition_bounds(self.spark, path, DAY_PARTITIONED[table])
+            if found is None:
+                raise LakepulseError(f"silver/{table} is missing or empty at {path}: run refine first")
+            self._bounds[table] = (found[0], found[1] - dt.timedelta(days=self.config.gold.settle_days))
+        return self._bounds[table]
+
+    def read(self, table: str, columns: Sequence[str], days: DayRange | None = None) -> DataFrame:
+        """The silver table's `columns`, restricted to `days` (on its day column) when given."""
+        path = self.silver_path(table)
+        if not delta_io.is_delta(self.spark, path):
+            raise LakepulseError(f"silver/{table} is missing at {path}: run refine first")
+        df = delta_io.read_delta(self.spark, path)
+        missing = [c for c in columns if c not in df.columns]
+        if missing:
+            raise LakepulseError(f"silver/{table} has no column {missing[0]!r}, which gold needs ({path})")
+        if days is not None:
+            df = df.filter(days.contains(DAY_COLUMNS[table]))
+        df = df.select(*columns)
+        files = df.inputFiles()
+        partitions = sorted({m.group(1) for f in files if (m := _PARTITION_VALUE.search(f))})
+        self.reads.append(Read(table, days, len(files), tuple(partitions)))
+        return df
+
+    def gold_day(self, table: str, column: str, day: dt.date) -> DataFrame | None:
+        """The gold table's rows of one day, or None when it holds none (no table, or a gap)."""
+        path = self.config.table_path("gold", table)
+        if not delta_io.is_delta(self.spark, path):
+            return None
+        rows = delta_io.read_delta(self.spark, path).filter(F.col(column) == F.lit(day))
+        return rows if rows.limit(1).count() else None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    date_column: str  # the gold column that names a computed day
+    clock: tuple[str, ...]  # day-partitioned silver tables bounding the computable days
+    build: Callable[[Context, DayRange], DataFrame]
+    first_offset: int = 0  # first computable day = the clock's first common day + offset
+    last_offset: int = 0  # last computable day = the clock's last complete common day + offset
+    partition_by: tuple[str, ...] = ()
+    done_column: str | None = None  # the column whose max is the last computed day (default date_column)
+    replace: Callable[[DayRange], str] | None = None  # replaceWhere for computed days (default date_column)
+
+
+def _days_before(days: DayRange, before: int, first: dt.date) -> DayRange:
+    """`days` widened by `before` days, never before silver's first day."""
+    return DayRange(max(first, days.start - dt.timedelta(days=before)), days.end)
+
+
+def build_customer_features(ctx: Context, days: DayRange) -> DataFrame:
+    first = ctx.bounds("events")[0]
+    seed_day = days.start - dt.timedelta(days=1)
+    seed = ctx.gold_day("customer_features", "as_of_date", seed_day) if seed_day > first else None
+    lifetime_from = seed_day if seed is not None else first
+    window = DayRange(
+        max(first, min(lifetime_from, days.start - dt.timedelta(days=customer_features.LOOKBACK_DAYS))),
+        days.end - dt.timedelta(days=1),
+    )
+    needs = customer_features.NEEDS
+    weather_days = DayRange(days.start - dt.timedelta(days=customer_features.WEATHER_DAYS), window.end)
+    return ctx.read("events", needs["events"], window).transform(
+        customer_features.customer_features(
+            days,
+            history=ctx.read("customer_history", needs["customer_history"]),
+            prices=ctx.read("prices", needs["prices"]),
+            weather=ctx.read("weather", needs["weather"], weather_days),
+            seed=seed,
+            lifetime_from=lifetime_from,
+        )
+    )
+
+
+def build_kpi_daily(ctx: Context, days: DayRange) -> DataFrame:
+    gold = ctx.config.gold
+    first = ctx.bounds("events")[0]
+    lookback = kpi_daily.lookback_days(gold.churn_horizon_days, gold.churn_active_days)
+    return ctx.read("events", kpi_daily.NEEDS["events"], _days_before(days, lookback, first)).transform(
+        kpi_daily.kpi_daily(
+            days,
+            ctx.read("customer_history", kpi_daily.NEEDS["customer_history"]),
+            gold.churn_horizon_days,
+            gold.churn_active_days,
+            first,
+        )
+    )
+
+
+def build_retention_cohorts(ctx: Context, days: DayRange) -> DataFrame:
+    months = retention_cohorts.month_range(days)
+    needs = retention_cohorts.NEEDS
+    return ctx.read("events", needs["events"], months).transform(
+        retention_cohorts.retention_cohorts(months, ctx.read("customers", needs["customers"]))
+    )
+
+
+def build_market_signals(ctx: Context, days: DayRange) -> DataFrame:
+    gold = ctx.config.gold
+    first = ctx.bounds("events")[0]
+    lookback = market_signals.lookback_days(gold.trend_recent_days, gold.trend_baseline_days)
+    needs = market_signals.NEEDS
+    return ctx.read("events", needs["events"], _days_before(days, lookback, first)).transform(
+        market_signals.market_signals(
+            days,
+            ctx.read("customer_history", needs["customer_history"]),
+            gold.trend_recent_days,
+            gold.trend_baseline_days,
+            first,
+        )
+    )
+
+
+def build_promo_response(ctx: Context, days: DayRange) -> DataFrame:
+    gold = ctx.config.gold
+    first = ctx.bounds("events")[0]
+    needs = promo_response.NEEDS
+    return ctx.read(
+        "events", needs["events"], _days_before(days, gold.promo_window_days - 1, first)
+    ).transform(
+        promo_response.promo_response(
+            days,
+            ctx.read("customer_history", needs["customer_history"]),
+            gold.promo_window_days,
+            gold.promo_min_sessions,
+        )
+    )
+
+
+def build_cost_kpis(ctx: Context, days: DayRange) -> DataFrame:
+    gold = ctx.config.gold
+    needs = cost_kpis.NEEDS
+    history = days.widen(before=gold.anomaly_history_days)
+    return ctx.read("billing", needs["billing"], history).transform(
+        cost_kpis.cost_kpis(
+            days,
+            requests=ctx.read("requests", needs["requests"], history),
+            events=ctx.read("events", needs["events"], days),
+            history_days=gold.anomaly_history_days,
+            min_history_days=gold.anomaly_min_history_days,
+            threshold=gold.anomaly_threshold,
+            accuracy=gold.percentile_accuracy,
+        )
+    )
+
+
+FEATURE_TABLES = (
+    Table(
+        "customer_features",
+        "as_of_date",
+        ("events",),
+        build_customer_features,
+        first_offset=1,
+        last_offset=1,
+        partition_by=("as_of_date",),
+    ),
+)
+KPI_TABLES = (
+    Table("kpi_daily", "date", ("events",), build_kpi_daily),
+    Table(
+        "retention_cohorts",
+        "activity_month",
+        ("events",),
+        build_retention_cohorts,
+        done_column="through_date",
+        replace=retention_cohorts.replace_predicate,
+    ),
+    Table("market_signals", "date", ("events",), build_market_signals),
+    Table("promo_response", "date", ("events",), build_promo_response),
+    Table("cost_kpis_daily", "date", ("billing", "requests", "events"), build_cost_kpis),
+)
+
+
+@dataclass(frozen=True)
+class TableRun:
+    table: str
+    days: DayRange | None
+    rows: int | None
+    reads: tuple[Read, ...]
+
+    def as_dict(self) -> dict:
+        return {
+            "table": f"gold/{self.table}",
+            "from": str(self.days.start) if self.days else None,
+            "to": str(self.days.end) if self.days else None,
+            "rows_written": self.rows,
+            "reads": [r.as_dict() for r in self.reads],
+        }
+
+
+def computable_days(ctx: Context, table: Table) -> tuple[dt.date, dt.date]:
+    bounds = [ctx.bounds(t) for t in table.clock]
+    first = max(b[0] for b in bounds) + dt.timedelta(days=table.first_offset)
+    last = min(b[1] for b in bounds) + dt.timedelta(days=table.last_offset)
+    return first, last
+
+
+def done_through(spark: SparkSession, path: str, column: str) -> dt.date | None:
+    if not delta_io.is_delta(spark, path):
+        return None
+    return delta_io.read_delta(spark, path).agg(F.max(column)).first()[0]
+
+
+def run_table(spark: SparkSession, config: Config, table: Table, request: DayRequest) -> TableRun:
+    ctx = Context(spark, config)
+    path = config.table_path("gold", table.name)
+    first, last = computable_days(ctx, table)
+    days = planner.plan_days(
+        request, done_through(spark, path, table.done_column or table.date_column), first, last, table.name
+    )
+    if days is None:
+        log.info("gold/%s: up to date (computable days end %s)", table.name, last)
+        return TableRun(table.name, None, None, ())
+    df = table.build(ctx, days)
+    replace = table.replace(days) if table.replace else days.predicate(table.date_column)
+    # One file per written day partition, or one file for the small unpartitioned tables (a few rows per
+    # day): no small files to compact afterwards.
+    df = df.repartition(*table.partition_by) if table.partition_by else df.repartition(1)
+    delta_io.overwrite(df, path, table.partition_by, replace_where=replace)
+    rows = _rows_written(spark, path)
+    run = TableRun(table.name, days, rows, tuple(ctx.reads))
+    log.info(
+        "gold/%s: days %s, %s rows; read %s",
+        table.name,
+        days,
+        rows,
+        "; ".join(
+            f"silver/{r.table} {r.days or 'all'}: {r.files} files"
+            + (f" in {len(r.partitions)} partitions" if r.partitions else "")
+            for r in run.reads
+        ),
+    )
+    return run
+
+
+def _rows_written(spark: SparkSession, path: str) -> int | None:
+    """numOutputRows of the table's latest WRITE (auto compaction may have committed after it)."""
+    recent = DeltaTable.forPath(spark, path).history(5).filter(F.col("operation") == "WRITE")
+    row = recent.orderBy(F.desc("version")).select("operationMetrics").first()
+    value = (row[0] or {}).get("numOutputRows") if row else None
+    return int(value) if value is not None else None
+
+
+def add_day_arguments(parser: argparse.ArgumentParser, day: str, tables: Sequence[Table]) -> None:
+    parser.add_argument("--as-of", dest="as_of", metavar="DATE", help=f"compute one {day} (YYYY-MM-DD)")
+    parser.add_argument("--from", dest="start", metavar="DATE", help=f"first {day} to compute")
+    parser.add_argument("--to", dest="end", metavar="DATE", help=f"last {day} to compute")
+    if len(tables) > 1:
+        parser.add_argument(
+            "--tables",
+            metavar="NAMES",
+            help=f"comma-separated subset of: {', '.join(t.name for t in tables)} (default: all)",
+        )
+
+
+def select_tables(tables: Sequence[Table], names: str | None) -> list[Table]:
+    if not names:
+        return list(tables)
+    by_name = {t.name: t for t in tables}
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    for name in chosen:
+        if name not in by_name:
+            raise UsageError(f"--tables: unknown table {name!r} (known: {', '.join(by_name)})")
+    return [by_name[n] for n in chosen]
+
+
+def run_job(
+    job: str, args: argparse.Namespace, config: Config, spark: SparkSession, tables: Sequence[Table]
+) -> int:
+    request = planner.request_from_args(args.as_of, args.start, args.end)
+    chosen = select_tables(tables, getattr(args, "tables", None))
+    runs = [run_table(spark, config, table, request) for table in chosen]
+    _record(config, job, runs)
+    return 0
+
+
+def _record(config: Config, job: str, runs: Sequence[TableRun]) -> None:
+    """Appends the runs to <reports>/gold/runs.jsonl (local or shared filesystem reports only)."""
+    reports = config.paths.reports
+    if "://" in reports and not reports.startswith("file:"):
+        return
+    folder = Path(reports.removeprefix("file:")) / "gold"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    with (folder / "runs.jsonl").open("a", encoding="utf-8") as out:
+        for run in runs:
+            out.write(json.dumps({"job": job, "at": stamp, **run.as_dict()}) + "\n")

@@ -1,0 +1,1 @@
+"""Landing -> bronze, and bronze -> silver: the ingestion and refinement of every source."""

@@ -1,0 +1,471 @@
+"""One ingestion batch: new files of one or more sources, classified record by record, committed once.
+
+Classification (read-only, deterministic): every line becomes exactly one of loaded, quarantined (the
+first rule it breaks names the reason) or duplicate (its primary key already seen in this batch, first
+in (source_file, raw) order, or already in bronze). A compressed file that cannot be read to its end
+is quarantined as a file (`corrupt_file`), as is a CSV file whose header lacks a declared column
+(`bad_header`); the batch goes on without them.
+
+Commit protocol, so that a process killed at any point and restarted ends with the same tables as an
+uninterrupted run. Every write carries Delta's idempotent-write options txnAppId=`ingest` and
+txnVersion=the batch number, so each table applies a batch's write at most once:
+1. classify every source; a broken `fail` rule stops here, before anything is written;
+2. plan: append the batch's files to bronze/_ingested_files, then read the plan back (a concurrent run
+   that took the same batch number is detected, not silently merged);
+3. append bronze/<source> for each source, then bronze/quarantine and bronze/expectation_results;
+4. append bronze/ingest_audit, one row per source: the commit marker.
+A restarted run first completes every planned batch that has no audit row, with the planned files,
+run id and ingestion time. Deduplication ignores the batch's own bronze rows, so the retry classifies
+exactly as the first attempt did, and Delta skips the writes that attempt had already committed.
+
+Shared tables get one write per batch, not one per source: on a busy cluster each commit costs.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import logging
+import os
+import re
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from lakepulse import delta_io, expectations, schemas
+from lakepulse.config import Config
+from lakepulse.errors import LakepulseError
+from lakepulse.ingest import files as landing
+from lakepulse.ingest import lake, parse
+from lakepulse.ingest.sources import SOURCES, Source
+
+log = logging.getLogger("lakepulse.ingest")
+
+APP_ID = "ingest"
+FAULT_ENV = "LAKEPULSE_FAULT_AFTER"
+LOADED, QUARANTINED, DUPLICATE = "loaded", "quarantined", "duplicate"
+_PATH_FIELD = re.compile(r"/([A-Za-z_][A-Za-z0-9_]*)=([^/]+)/")
+
+
+def fault_point(step: str) -> None:
+    """Test hook: `LAKEPULSE_FAULT_AFTER=<step>` kills this process (SIGKILL, no cleanup) right after `step`."""
+    if os.environ.get(FAULT_ENV) == step:
+        log.warning("fault injection: killing the process after %s", step)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def now_text() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def make_batch_id(version: int) -> str:
+    return f"ingest-{version:08d}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    version: int
+    files: tuple[tuple[str, landing.LandingFile], ...]  # (source, file)
+    run_id: str
+    ingested_at: str  # UTC text, see lakepulse.ingest.lake.small_frame
+    mode: str
+
+    @property
+    def batch_id(self) -> str:
+        return make_batch_id(self.version)
+
+    @property
+    def txn(self) -> tuple[str, int]:
+        return APP_ID, self.version
+
+    def sources(self) -> list[str]:
+        names = {name for name, _ in self.files}
+        return [n for n in SOURCES if n in names]
+
+    def files_of(self, name: str) -> list[landing.LandingFile]:
+        return sorted((f for n, f in self.files if n == name), key=lambda f: f.path)
+
+
+@dataclass(frozen=True)
+class Audit:
+    source: str
+    batch_id: str
+    files_read: int
+    corrupt_files: int
+    records_read: int
+    loaded: int
+    quarantined: int
+    duplicates_dropped: int
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    file: landing.LandingFile
+    reason: str
+
+
+@dataclass
+class Classified:
+    """One source's records in a batch, with `_status` and `_reason`, persisted until the batch is committed."""
+
+    source: Source
+    files: list[landing.LandingFile]
+    rules: list[expectations.Expectation]
+    outcome: expectations.Outcome
+    problems: list[FileProblem] = field(default_factory=list)
+    frame: DataFrame | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def unpersist(self) -> None:
+        if self.frame is not None:
+            self.frame.unpersist()
+
+    def audit(self, plan: Plan) -> Audit:
+        return Audit(
+            source=self.source.name,
+            batch_id=plan.batch_id,
+            files_read=len(self.files),
+            corrupt_files=sum(1 for p in self.problems if p.reason == "corrupt_file"),
+            records_read=self.outcome.rows,
+            loaded=self.counts.get(LOADED, 0),
+            quarantined=self.counts.get(QUARANTINED, 0),
+            duplicates_dropped=self.counts.get(DUPLICATE, 0),
+        )
+
+
+# --- classification ------------------------------------------------------------------------------------
+
+
+def _path_fields(path: str) -> set[str]:
+    return {m.group(1) for m in _PATH_FIELD.finditer(path)}
+
+
+def _csv_groups(spark: SparkSession, source: Source, files: Sequence[landing.LandingFile]):
+    """Files grouped by header (and by which declared fields come from Hive-style `name=value` folders)."""
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[landing.LandingFile]] = {}
+    texts: dict[tuple[tuple[str, ...], tuple[str, ...]], set[str]] = {}
+    problems = []
+    for f in files:
+        try:
+            line = landing.first_line(spark, f.path)
+        except Exception:  # noqa: BLE001 - a file whose first line cannot be read is corrupt
+            problems.append(FileProblem(f, "corrupt_file"))
+            continue
+        if line is None:
+            continue  # an empty file holds no record
+        header = tuple(next(csv.reader([line])))
+        from_path = tuple(n for n in source.field_names if n not in header and n in _path_fields(f.path))
+        if not set(source.field_names) <= set(header) | set(from_path):
+            problems.append(FileProblem(f, "bad_header"))
+            continue
+        groups.setdefault((header, from_path), []).append(f)
+        texts.setdefault((header, from_path), set()).add(line)
+    return groups, texts, problems
+
+
+def _parsed(
+    spark: SparkSession, config: Config, source: Source, plan: Plan, readable: list[landing.LandingFile]
+) -> tuple[DataFrame | None, list[FileProblem]]:
+    """The validation frame of every record of the readable files, and the files rejected as a whole."""
+    constants = [
+        F.lit(plan.batch_id).alias("batch_id"),
+        F.lit(plan.run_id).alias("run_id"),
+        F.lit(plan.ingested_at).cast("timestamp").alias("ingested_at"),
+    ]
+
+    def lines_of(group: Sequence[landing.LandingFile]) -> DataFrame:
+        raw = landing.read_lines(spark, list(group)).select("*", *constants)
+        return parse.with_helpers(raw, config.ingest.late_window_days, config.ingest.future_tolerance_minutes)
+
+    if source.format != "csv":
+        if not readable:
+            return None, []
+        lines = lines_of(readable)
+        parser = parse.parse_json if source.format == "json" else parse.parse_access_log
+        return parser(source, lines), []
+    groups, texts, problems = _csv_groups(spark, source, readable)
+    frames = []
+    for key, group in sorted(groups.items()):
+        header, from_path = key
+        lines = lines_of(group)
+        # Header lines are not records (a file may repeat its header, e.g. concatenated exports).
+        stripped = F.regexp_replace(F.col("raw"), "^\ufeff", "")
+        lines = lines.where(~stripped.isin(*sorted(texts[key])))
+        frames.append(parse.parse_csv(source, lines, header, from_path))
+    if not frames:
+        return None, problems
+    parsed = frames[0]
+    for frame in frames[1:]:
+        parsed = parsed.unionByName(frame)
+    return parsed, problems
+
+
+def _key_columns(source: Source) -> list[str]:
+    return [f"_k{i}" for i in range(len(source.primary_key))]
+
+
+def _flagged(source: Source, parsed: DataFrame, rules) -> DataFrame:
+    flagged = parsed.transform(expectations.flag(rules))
+    if source.partition_column:
+        flagged = flagged.select("*", F.to_date(F.col(source.partition_from)).alias(source.partition_column))
+    valid = F.col(expectations.REASON).isNull()
+    if not source.primary_key:
+        return flagged.select("*", F.lit(False).alias("_dup_in_batch"))
+    keys = _key_columns(source)
+    flagged = flagged.select(
+        "*", *[F.expr(k).alias(c) for k, c in zip(source.primary_key, keys, strict=True)]
+    )
+    # First occurrence by file, then line text: deterministic, and rows tying on both are identical.
+    first = Window.partitionBy(valid, *keys).orderBy(F.col("source_file").asc(), F.col("raw").asc())
+    return flagged.select("*", (valid & (F.row_number().over(first) > F.lit(1))).alias("_dup_in_batch"))
+
+
+def _existing_keys(
+    spark: SparkSession, config: Config, source: Source, plan: Plan, days: list
+) -> DataFrame | None:
+    """Primary keys bronze holds from other batches, read from the partitions this batch touches only."""
+    path = lake.bronze(config, source.name)
+    if not source.primary_key or not delta_io.is_delta(spark, path):
+        return None
+    bronze = delta_io.read_delta(spark, path).where(F.col("batch_id") != F.lit(plan.batch_id))
+    if source.partition_column:
+        if not days:
+            return None
+        # The batch's days widened by the late window: a key re-sent with another timestamp is still
+        # found, and only a few partitions are read, never the whole history.
+        window = dt.timedelta(days=config.ingest.late_window_days)
+        part = F.col(source.partition_column)
+        bronze = bronze.where(part.between(F.lit(min(days) - window), F.lit(max(days) + window)))
+    # Keys are expressions over typed fields: type only the fields they use, from bronze's text.
+    used = [f for f in source.fields if any(re.search(rf"\b{f.name}\b", k) for k in source.primary_key)]
+    typed = bronze.select("raw", *[parse.typed_value(f.kind, F.col(f.name)).alias(f.name) for f in used])
+    keys = _key_columns(source)
+    return (
+        typed.select(*[F.expr(k).alias(c) for k, c in zip(source.primary_key, keys, strict=True)])
+        .distinct()
+        .select(*keys, F.lit(True).alias("_in_bronze"))
+    )
+
+
+def classify(spark: SparkSession, config: Config, source: Source, plan: Plan) -> Classified:
+    rules = parse.all_rules(source)
+    files = plan.files_of(source.name)
+    readable = list(files)
+    problems: list[FileProblem] = []
+    while True:
+        parsed, file_problems = _parsed(spark, config, source, plan, readable)
+        if parsed is None:
+            empty = expectations.Outcome({r.name: 0 for r in rules}, 0)
+            return Classified(source, files, rules, empty, problems + file_problems)
+        flagged = _flagged(source, parsed, rules).persist(StorageLevel.MEMORY_AND_DISK)
+        extra = []
+        if source.partition_column:
+            valid = F.col(expectations.REASON).isNull()
+            extra.append(F.collect_set(F.when(valid, F.col(source.partition_column))).alias("_days"))
+        try:
+            outcome, row = expectations.count_failures(flagged, rules, extra)  # reads every file
+            break
+        except Exception as exc:
+            flagged.unpersist()
+            if not landing.is_read_failure(exc):
+                raise
+            corrupt = landing.unreadable_files(spark, readable)
+            if not corrupt:
+                raise
+            log.warning(
+                "%s: corrupt file(s) quarantined: %s", source.name, ", ".join(f.path for f in corrupt)
+            )
+            problems += [FileProblem(f, "corrupt_file") for f in corrupt]
+            readable = [f for f in readable if f not in corrupt]
+    expectations.enforce(outcome, rules, f"ingest {source.name}")
+    days = sorted(row["_days"]) if source.partition_column else []  # the batch's days: a handful of dates
+    existing = _existing_keys(spark, config, source, plan, days)
+    if existing is not None:
+        flagged_with = flagged.join(existing, on=_key_columns(source), how="left")
+    else:
+        flagged_with = flagged.select("*", F.lit(None).cast("boolean").alias("_in_bronze"))
+    status = (
+        F.when(F.col(expectations.REASON).isNotNull(), F.lit(QUARANTINED))
+        .when(F.col("_dup_in_batch") | F.coalesce(F.col("_in_bronze"), F.lit(False)), F.lit(DUPLICATE))
+        .otherwise(F.lit(LOADED))
+    )
+    frame = flagged_with.select("*", status.alias("_status")).persist(StorageLevel.MEMORY_AND_DISK)
+    # Three counters: a bounded collect.
+    counts = {
+        r["_status"]: int(r["n"])
+        for r in frame.groupBy("_status").agg(F.count(F.lit(1)).alias("n")).collect()
+    }
+    flagged.unpersist()
+    result = Classified(source, files, rules, outcome, problems + file_problems, frame, counts)
+    _check_reconciles(result, plan)
+    return result
+
+
+def _check_reconciles(c: Classified, plan: Plan) -> None:
+    a = c.audit(plan)
+    rejected = sum(n for name, n in c.outcome.failed.items() if _action(c.rules, name) != "warn")
+    if a.records_read != a.loaded + a.quarantined + a.duplicates_dropped or rejected != a.quarantined:
+        raise LakepulseError(
+            f"ingest {a.source}: batch {a.batch_id} does not reconcile: read {a.records_read} != loaded {a.loaded} "
+            f"+ quarantined {a.quarantined} + duplicates {a.duplicates_dropped} (rules rejected {rejected})"
+        )
+
+
+def _action(rules, name: str) -> str:
+    return next(r.action for r in rules if r.name == name)
+
+
+# --- commit ------------------------------------------------------------------------------------------------
+
+
+def _bronze_frame(source: Source, frame: DataFrame) -> DataFrame:
+    columns = [F.col(f.name) for f in schemas.BRONZE_METADATA.fields]
+    if source.partition_column:
+        columns.append(F.col(source.partition_column))
+    columns.append(F.col("raw"))
+    columns += [F.col(parse.string_col(n)).alias(n) for n in source.field_names]
+    return frame.where(F.col("_status") == F.lit(LOADED)).select(*columns)
+
+
+def _quarantined_records(c: Classified) -> DataFrame:
+    return c.frame.where(F.col("_status") == F.lit(QUARANTINED)).select(
+        F.lit(c.source.name).alias("source"),
+        F.lit("ingest").alias("stage"),
+        F.col(expectations.REASON).alias("reason"),
+        F.col("raw"),
+        F.col("source_file"),
+        F.col("batch_id"),
+        F.col("run_id"),
+        F.col("ingested_at").alias("quarantined_at"),
+    )
+
+
+def _quarantine_frame(spark: SparkSession, plan: Plan, results: list[Classified]) -> DataFrame | None:
+    file_rows = [
+        (c.source.name, "ingest", p.reason, None, p.file.path, plan.batch_id, plan.run_id, plan.ingested_at)
+        for c in results
+        for p in c.problems
+    ]
+    frames = [_quarantined_records(c) for c in results if c.frame is not None and c.counts.get(QUARANTINED)]
+    if file_rows:
+        frames.append(lake.small_frame(spark, file_rows, schemas.QUARANTINE))
+    if not frames:
+        return None
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.unionByName(frame)
+    return out
+
+
+def expectation_rows(
+    run_id: str,
+    batch_id: str,
+    recorded_at: str,
+    layer: str,
+    dataset: str,
+    rules,
+    outcome: expectations.Outcome,
+    extra: Sequence[tuple[str, str, str, int]] = (),
+) -> list[tuple]:
+    base = (run_id, batch_id, layer, dataset)
+    rows = [
+        (*base, r.name, r.expr, r.action, outcome.failed_count(r.name), outcome.rows, recorded_at)
+        for r in rules
+    ]
+    rows += [(*base, n, e, a, c, outcome.rows, recorded_at) for n, e, a, c in extra]
+    return rows
+
+
+def write_plan(spark: SparkSession, config: Config, plan: Plan) -> None:
+    rows = [
+        (name, f.path, f.size, f.modified_at, plan.batch_id, plan.version, plan.run_id, plan.ingested_at)
+        for name, f in plan.files
+    ]
+    path = lake.bronze(config, lake.FILES)
+    delta_io.append(lake.small_frame(spark, rows, schemas.INGESTED_FILES), path, txn=plan.txn)
+    # Read the plan back: with a concurrent run, only one plan gets this batch number.
+    booked = (
+        delta_io.read_delta(spark, path)
+        .where(F.col("batch_id") == F.lit(plan.batch_id))
+        .select("path", "run_id")
+        .collect()  # the files of one batch: metadata, bounded
+    )
+    if {r["path"] for r in booked} != {f.path for _, f in plan.files} or {r["run_id"] for r in booked} != {
+        plan.run_id
+    }:
+        raise LakepulseError(
+            f"ingest: batch {plan.batch_id} was planned by another run at the same time; run ingest again"
+        )
+
+
+def run_batch(spark: SparkSession, config: Config, plan: Plan, resumed: bool) -> list[Audit]:
+    """Classifies and commits one batch (see the module docstring); returns one audit per source."""
+    started_at = now_text()
+    results: list[Classified] = []
+    try:
+        for name in plan.sources():
+            results.append(classify(spark, config, SOURCES[name], plan))
+        if not resumed:
+            write_plan(spark, config, plan)
+        fault_point("plan")
+
+        for c in results:
+            source = c.source
+            path = lake.bronze(config, source.name)
+            partition_by = [source.partition_column] if source.partition_column else []
+            if c.counts.get(LOADED):
+                frame = _bronze_frame(source, c.frame)
+                if partition_by:  # one file per day partition: nothing left for auto compaction to do
+                    frame = frame.repartition(*partition_by)
+                delta_io.append(frame, path, partition_by, txn=plan.txn, merge_schema=True)
+            else:  # refine reads every source's bronze table, even when no record has been loaded yet
+                lake.ensure_table(spark, path, source.bronze_schema, partition_by)
+            fault_point(f"bronze:{source.name}")
+
+        quarantine = _quarantine_frame(spark, plan, results)
+        if quarantine is not None:
+            delta_io.append(quarantine, lake.bronze(config, lake.QUARANTINE), txn=plan.txn)
+        else:  # readers (and the right to erasure) expect the table, even while it is empty
+            lake.ensure_table(spark, lake.bronze(config, lake.QUARANTINE), schemas.QUARANTINE)
+        fault_point("quarantine")
+
+        results_rows = []
+        for c in results:
+            keys = ", ".join(c.source.primary_key)
+            dedupe = c.counts.get(DUPLICATE, 0)
+            unique = [(f"unique:{keys}", f"primary key ({keys}) unique", "dedupe", dedupe)] if keys else []
+            results_rows += expectation_rows(
+                plan.run_id,
+                plan.batch_id,
+                plan.ingested_at,
+                "bronze",
+                c.source.name,
+                c.rules,
+                c.outcome,
+                unique,
+            )
+        path = lake.bronze(config, lake.EXPECTATION_RESULTS)
+        delta_io.append(
+            lake.small_frame(spark, results_rows, schemas.EXPECTATION_RESULTS), path, txn=plan.txn
+        )
+        fault_point("expectations")
+
+        audits = [c.audit(plan) for c in results]
+        finished_at = now_text()
+        rows = [
+            (plan.run_id, a.source, a.batch_id, plan.mode, a.files_read, a.corrupt_files, a.records_read, a.loaded,
+             a.quarantined, a.duplicates_dropped, started_at, finished_at)
+            for a in audits
+        ]  # fmt: skip
+        delta_io.append(
+            lake.small_frame(spark, rows, schemas.INGEST_AUDIT), lake.bronze(config, lake.AUDIT), txn=plan.txn
+        )
+        fault_point("audit")
+        return audits
+    finally:
+        for c in results:
+            c.unpersist()
