@@ -281,7 +281,11 @@ def classify(spark: SparkSession, config: Config, source: Source, plan: Plan) ->
             )
             problems += [FileProblem(f, "corrupt_file") for f in corrupt]
             readable = [f for f in readable if f not in corrupt]
-    expectations.enforce(outcome, rules, f"ingest {source.name}")
+    try:
+        expectations.enforce(outcome, rules, f"ingest {source.name}")
+    except Exception:
+        flagged.unpersist()
+        raise
     days = sorted(row["_days"]) if source.partition_column else []  # the batch's days: a handful of dates
     existing = _existing_keys(spark, config, source, plan, days)
     if existing is not None:

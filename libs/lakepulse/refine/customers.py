@@ -49,7 +49,10 @@ def latest(states: DataFrame) -> DataFrame:
 def step(spark: SparkSession, bronze: DataFrame, ctx: Context) -> Written:
     states = bronze.transform(typed(CUSTOMERS)).transform(to_silver(ctx.key)).persist()
     try:
-        outcome, _ = expectations.count_failures(states.transform(expectations.flag(RULES)), RULES)
+        customers = F.count_distinct("customer_key").alias("customers")
+        outcome, row = expectations.count_failures(
+            states.transform(expectations.flag(RULES)), RULES, [customers]
+        )
         expectations.enforce(outcome, RULES, f"refine {CURRENT}")
         if outcome.rows:
             history = ctx.config.table_path("silver", HISTORY)
@@ -69,7 +72,8 @@ def step(spark: SparkSession, bronze: DataFrame, ctx: Context) -> Written:
                         .whenNotMatchedInsertAll()
                         .execute()
                     )
-        return Written({HISTORY: outcome.rows, CURRENT: outcome.rows}, [(CURRENT, RULES, outcome)])
+        # Customers whose state this step received (inserted, or updated when newer).
+        return Written({HISTORY: outcome.rows, CURRENT: int(row["customers"])}, [(CURRENT, RULES, outcome)])
     finally:
         states.unpersist()
 
