@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from lakepulse.config import load_config
 
 TEST_SPARK_OVERRIDES = [

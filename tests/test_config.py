@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from lakepulse.config import PROJECT_ROOT, load_config
 from lakepulse.errors import ConfigError
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+
 from lakepulse.config import PROJECT_ROOT
 
 SUBMIT = str(PROJECT_ROOT / "spark-submit.sh")

@@ -1,0 +1,170 @@
+"""`ingest` on hand-written landing files: every record accounted for, against the truth planted in them.
+
+The fixture (tests/ingest_fixtures.py) writes each source's files record by record and notes, as it
+goes, which records are bad and why, which are duplicates, and which file is truncated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+
+import pytest
+from pyspark.sql import functions as F
+
+from tests.ingest_fixtures import DAYS, Truth, fixture_lake, rows, run, table, versions, write_events
+
+SOURCES = ("events", "access_logs", "app_logs", "billing", "customers", "prices", "weather")
+VOLATILE = ("run_id", "ingested_at", "quarantined_at", "started_at", "finished_at", "recorded_at", "mode")
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    return fixture_lake(tmp_path_factory)
+
+
+def test_audit_reconciles_exactly_with_the_planted_truth(spark, lake):
+    home, truth = lake
+    audit = {r.source: r for r in table(spark, home, "bronze", "ingest_audit").collect()}
+    assert set(audit) == set(SOURCES)
+    for source in SOURCES:
+        a = audit[source]
+        bad = sum(truth.bad.get(source, Counter()).values())
+        assert a.records_read == truth.records[source], source
+        assert a.quarantined == bad, source
+        assert a.duplicates_dropped == truth.duplicates[source], source
+        assert a.loaded == truth.loaded(source), source
+        assert a.records_read == a.loaded + a.quarantined + a.duplicates_dropped
+        assert a.files_read == truth.files[source], source
+        assert a.corrupt_files == len(truth.corrupt_files.get(source, [])), source
+
+
+def test_quarantine_holds_every_bad_record_with_its_reason(spark, lake):
+    home, truth = lake
+    quarantine = table(spark, home, "bronze", "quarantine")
+    got: dict[str, Counter] = {}
+    for r in quarantine.where(F.col("reason") != "corrupt_file").collect():
+        got.setdefault(r.source, Counter())[r.reason] += 1
+        assert r.stage == "ingest" and r.raw is not None and r.source_file.startswith("file:")
+    assert got == truth.bad
+    files = quarantine.where(F.col("reason") == "corrupt_file").collect()
+    assert [(r.source, os.path.basename(r.source_file), r.raw) for r in files] == [
+        ("events", truth.corrupt_files["events"][0], None)
+    ]
+
+
+def test_bronze_holds_exactly_the_loaded_records_as_received(spark, lake):
+    home, truth = lake
+    landing_lines = set()
+    for path in (home / "landing").rglob("part-*"):
+        if path.suffix != ".gz":
+            landing_lines.update(path.read_text(encoding="utf-8").splitlines())
+    for source in SOURCES:
+        bronze = table(spark, home, "bronze", source)
+        assert bronze.count() == truth.loaded(source), source
+        if source != "events":  # events' day 2 is gzipped; its lines are checked below
+            assert {r.raw for r in bronze.select("raw").collect()} <= landing_lines
+    events = table(spark, home, "bronze", "events")
+    ids = [r.event_id for r in events.select("event_id").collect()]
+    assert len(ids) == len(set(ids)), "bronze events must be unique on event_id"
+    # Bad records never reach bronze (their ids are known from the fixture).
+    assert not {"e-000000000101-fx", "e-000000000104-fx", "e-000000000400-fx"} & set(ids)
+    # Partitioned by the event's day, with the landing folder's day kept as ingest_date.
+    late = events.where(F.col("event_id") == "e-000000000300-fx").first()
+    assert (str(late.event_date), str(late.ingest_date)) == (DAYS[0], DAYS[1])
+    assert sorted(p.name for p in (home / "lake/bronze/events").glob("event_date=*")) == [
+        f"event_date={d}" for d in DAYS
+    ]
+
+
+def test_schema_drift_new_field_lands_and_type_change_is_quarantined(spark, lake):
+    home, _ = lake
+    events = table(spark, home, "bronze", "events")
+    by_id = {r.event_id: r.app_version for r in events.select("event_id", "app_version").collect()}
+    # Day 2's own events carry the new field; day 1's (and the late ones from day 1) do not.
+    assert {v for k, v in by_id.items() if 200 <= int(k[2:14]) < 230} == {"2.4.1"}
+    assert {v for k, v in by_id.items() if int(k[2:14]) < 200 or int(k[2:14]) >= 300} == {None}
+    # An unknown extra field fails nothing: the record is loaded and the field kept in `raw`.
+    drifted = events.where(F.col("raw").contains('"experiment"')).collect()
+    assert len(drifted) == 1 and json.loads(drifted[0].raw)["experiment"] == "checkout-v2"
+    # A number sent as a string is a type change: quarantined with its reason, not coerced or nulled.
+    quarantine = table(spark, home, "bronze", "quarantine")
+    changed = quarantine.where(F.col("reason") == "bad_type:quantity").collect()
+    assert len(changed) == 1 and json.loads(changed[0].raw)["quantity"] == "2"
+
+
+def test_expectation_outcomes_are_recorded_per_batch(spark, lake):
+    home, truth = lake
+    results = table(spark, home, "bronze", "expectation_results").where(F.col("layer") == "bronze")
+    by_rule = {(r.dataset, r.expectation): r for r in results.collect()}
+    for source, reasons in truth.bad.items():
+        for reason, n in reasons.items():
+            assert by_rule[(source, reason)].failed_count == n, (source, reason)
+    assert by_rule[("events", "unique:event_id")].failed_count == truth.duplicates["events"]
+    warn = by_rule[("billing", "focus:contracted_cost_present")]
+    assert (warn.action, warn.failed_count) == ("warn", 0)
+    assert by_rule[("events", "negative_price")].rows_checked == truth.records["events"]
+
+
+def test_running_again_changes_no_table(spark, lake):
+    home, _ = lake
+    before = versions(home)
+    assert run("ingest", home) == 0
+    assert versions(home) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "nope"], "invalid choice"),
+        (["--path", "/tmp/x.csv"], "--path needs --source"),
+        (["--source", "billing", "--path", "/nonexistent/focus.csv"], "does not exist"),
+        (["--trigger-interval", "1 minute"], "--trigger-interval needs --stream"),
+        (["--source", "events", "--path", "FIFO"], "not a regular file"),
+    ],
+)
+def test_bad_command_line_input_is_one_line_and_writes_nothing(spark, tmp_path, capsys, args, message):
+    home = tmp_path / "home"
+    write_events(home / "landing", Truth())
+    if "FIFO" in args:
+        fifo = tmp_path / "feed.json"
+        os.mkfifo(fifo)
+        args = [str(fifo) if a == "FIFO" else a for a in args]
+    assert run("ingest", home, *args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("lakepulse ingest: error:") and message in err[0]
+    assert not (home / "lake").exists()
+
+
+def test_missing_landing_folder_is_refused_before_any_write(spark, tmp_path, capsys):
+    home = tmp_path / "home"
+    write_events(home / "landing", Truth())
+    assert run("ingest", home) == 2  # the other six sources have no landing folder
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not exist" in err[0]
+    assert not (home / "lake").exists()
+
+
+def test_streaming_and_batch_ingestion_give_the_same_tables(spark, lake, tmp_path):
+    home, _ = lake
+    streamed = tmp_path / "streamed"
+    shutil.copytree(home / "landing" / "events", streamed / "landing" / "events")
+    assert run("ingest", streamed, "--source", "events", "--stream") == 0
+    assert (streamed / "lake" / "_checkpoints" / "ingest" / "events").is_dir()
+    for name in ("events", "quarantine", "expectation_results", "ingest_audit", "_ingested_files"):
+        batch_rows = table(spark, home, "bronze", name)
+        for column in ("source", "dataset"):
+            if column in batch_rows.columns:
+                batch_rows = batch_rows.where(F.col(column) == "events")
+        stream_rows = table(spark, streamed, "bronze", name)
+        strip = (*VOLATILE, "source_file", "path")
+        assert rows(stream_rows, strip) == rows(batch_rows, strip), name
+    # The same files, each under its own home's landing folder.
+    assert _booked(spark, streamed) == _booked(spark, home)
+
+
+def _booked(spark, home) -> list[str]:
+    booked = table(spark, home, "bronze", "_ingested_files").where(F.col("source") == "events").collect()
+    return sorted(os.path.relpath(r.path.removeprefix("file:"), str(home)) for r in booked)
