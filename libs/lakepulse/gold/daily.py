@@ -74,15 +74,17 @@ def session_days(events: DataFrame) -> DataFrame:
     """One row per session and day: its customer, start, funnel steps, purchases and promo response.
 
     The session's customer is its one non-null `customer_key` (null for an anonymous session).
-    `converted_after_promo` is true when a purchase follows the session's first promo_view.
+    `redeemed_after_promo` is true when a purchase carrying a promo code follows the session's first
+    promo_view: the promo was used. Purchases without a code are organic and not credited to it.
     """
     purchase = is_type("purchase")
     first_promo = F.min(F.when(is_type("promo_view"), F.col("event_ts")))
-    last_purchase = F.max(F.when(purchase, F.col("event_ts")))
+    last_redemption = F.max(F.when(purchase & F.col("promo_code").isNotNull(), F.col("event_ts")))
     return events.groupBy("session_id", "event_date").agg(
         F.max("customer_key").alias("customer_key"),
         F.min("event_ts").alias("start_ts"),
         F.count(F.lit(1)).alias("events"),
+        count_if(F.col("customer_key").isNotNull()).alias("identified_events"),
         (count_if(is_type("search")) > 0).alias("has_search"),
         (count_if(is_type("add_to_cart")) > 0).alias("has_cart"),
         (count_if(is_type("checkout")) > 0).alias("has_checkout"),
@@ -90,5 +92,5 @@ def session_days(events: DataFrame) -> DataFrame:
         count_if(purchase).alias("purchases"),
         F.coalesce(F.sum(F.when(purchase, amount())), F.lit(0)).cast(MONEY).alias("revenue"),
         first_promo.isNotNull().alias("has_promo_view"),
-        F.coalesce(last_purchase > first_promo, F.lit(False)).alias("converted_after_promo"),
+        F.coalesce(last_redemption > first_promo, F.lit(False)).alias("redeemed_after_promo"),
     )

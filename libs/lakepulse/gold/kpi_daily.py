@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakepulse.gold import churn_label
-from lakepulse.gold.daily import EVENT_COLUMNS, MONEY, customer_days, session_days
+from lakepulse.gold.daily import EVENT_COLUMNS, MONEY, session_days
 from lakepulse.gold.planner import DayRange
 from lakepulse.gold.windows import count_covering, covered_days, join_state, state_intervals
 
@@ -112,71 +112,76 @@ def kpi_daily(
         states = state_intervals(
             history.select("customer_key", "updated_at", *STATE_ATTRIBUTES), extend_first=True
         )
-        in_days = events.filter(days.contains("event_date"))
 
-        # Active customers: coverage intervals cut by the customer's state intervals, then counted.
+        # Active customers, all three windows in one pass: coverage intervals cut by the customer's
+        # state intervals, then counted per (window, dimension, segment).
         active = (
             events.filter(F.col("customer_key").isNotNull()).select("customer_key", "event_date").distinct()
         )
-        actives = None
+        covers = None
         for name, window in ACTIVE_WINDOWS.items():
-            cover = covered_days(active, ["customer_key"], "event_date", window)
-            s = states.select(F.col("customer_key").alias("_k"), "valid_from", "valid_to", *STATE_ATTRIBUTES)
-            overlap = (
-                (F.col("_k") == F.col("customer_key"))
-                & (F.col("cover_to") >= F.col("valid_from"))
-                & (F.col("valid_to").isNull() | (F.col("cover_from") <= F.col("valid_to")))
+            cover = covered_days(active, ["customer_key"], "event_date", window).withColumn(
+                "metric", F.lit(name)
             )
-            cut = cover.join(s, overlap, how="left").select(
-                F.when(F.col("_k").isNull(), F.col("cover_from"))
-                .otherwise(F.greatest("cover_from", "valid_from"))
-                .alias("cover_from"),
-                F.when(F.col("_k").isNull() | F.col("valid_to").isNull(), F.col("cover_to"))
-                .otherwise(F.least("cover_to", "valid_to"))
-                .alias("cover_to"),
-                segments().alias("_seg"),
-            )
-            cut = cut.select("cover_from", "cover_to", "_seg.dimension", "_seg.segment")
-            counted = count_covering(cut, ["dimension", "segment"], days, name)
-            actives = counted if actives is None else actives.join(counted, on=list(KEYS), how="full")
-
-        # Sessions, funnel, purchases and revenue: session-days of the computed days.
-        sessions = (
-            _by_segment(session_days(in_days), states, "event_date")
-            .groupBy(F.col("event_date").alias("date"), "dimension", "segment")
-            .agg(
-                F.count(F.lit(1)).alias("sessions"),
-                F.sum(F.col("has_search").cast("bigint")).alias("search_sessions"),
-                F.sum(F.col("has_cart").cast("bigint")).alias("cart_sessions"),
-                F.sum(F.col("has_checkout").cast("bigint")).alias("checkout_sessions"),
-                F.sum(F.col("has_purchase").cast("bigint")).alias("purchase_sessions"),
-                F.sum("purchases").alias("purchases"),
-                F.sum("revenue").alias("revenue"),
-                F.sum("events").alias("events"),
-            )
+            covers = cover if covers is None else covers.unionByName(cover)
+        s = states.select(F.col("customer_key").alias("_k"), "valid_from", "valid_to", *STATE_ATTRIBUTES)
+        overlap = (
+            (F.col("_k") == F.col("customer_key"))
+            & (F.col("cover_to") >= F.col("valid_from"))
+            & (F.col("valid_to").isNull() | (F.col("cover_from") <= F.col("valid_to")))
         )
-        customer_events = (
-            _by_segment(customer_days(in_days), states, "event_date")
-            .groupBy(F.col("event_date").alias("date"), "dimension", "segment")
-            .agg(F.sum("events").alias("customer_events"))
+        cut = covers.join(s, overlap, how="left").select(
+            "metric",
+            F.when(F.col("_k").isNull(), F.col("cover_from"))
+            .otherwise(F.greatest("cover_from", "valid_from"))
+            .alias("cover_from"),
+            F.when(F.col("_k").isNull() | F.col("valid_to").isNull(), F.col("cover_to"))
+            .otherwise(F.least("cover_to", "valid_to"))
+            .alias("cover_to"),
+            segments().alias("_seg"),
+        )
+        cut = cut.select("metric", "cover_from", "cover_to", "_seg.dimension", "_seg.segment")
+        counted = count_covering(cut, ["metric", "dimension", "segment"], days, "n")
+        actives = counted.select(
+            *KEYS, *[F.when(F.col("metric") == name, F.col("n")).alias(name) for name in ACTIVE_WINDOWS]
+        )
+
+        # Sessions, funnel, purchases, revenue and events: session-days of the computed days.
+        sessions = _by_segment(session_days(events.filter(days.contains("event_date"))), states, "event_date")
+        sessions = sessions.select(
+            F.col("event_date").alias("date"),
+            "dimension",
+            "segment",
+            F.lit(1).alias("sessions"),
+            F.col("has_search").cast("bigint").alias("search_sessions"),
+            F.col("has_cart").cast("bigint").alias("cart_sessions"),
+            F.col("has_checkout").cast("bigint").alias("checkout_sessions"),
+            F.col("has_purchase").cast("bigint").alias("purchase_sessions"),
+            "purchases",
+            "revenue",
+            "events",
+            F.col("identified_events").alias("customer_events"),
         )
 
         # Churn: label as of date - horizon, segmented by the state known before the label date.
-        label_days = days.shift(-horizon_days)
         labels = churn_label.activity(events).transform(
-            churn_label.churn_labels(label_days, horizon_days, active_days)
+            churn_label.churn_labels(days.shift(-horizon_days), horizon_days, active_days)
         )
-        churn = (
-            _by_segment(labels, states, F.date_sub(F.col("label_date"), 1))
-            .groupBy(F.date_add("label_date", horizon_days).alias("date"), "dimension", "segment")
-            .agg(
-                F.count(F.lit(1)).alias("churn_base"),
-                F.sum(F.col("churned").cast("bigint")).alias("churned"),
-            )
+        churn = _by_segment(labels, states, F.date_sub(F.col("label_date"), 1)).select(
+            F.date_add("label_date", horizon_days).alias("date"),
+            "dimension",
+            "segment",
+            F.lit(1).alias("churn_base"),
+            F.col("churned").cast("bigint").alias("churned"),
         )
 
-        rows = actives.join(sessions, on=list(KEYS), how="full")
-        rows = rows.join(customer_events, on=list(KEYS), how="full").join(churn, on=list(KEYS), how="full")
+        # One aggregation over the three parts (not three joins): missing parts are null, summed as 0.
+        parts = actives.unionByName(sessions, allowMissingColumns=True).unionByName(
+            churn, allowMissingColumns=True
+        )
+        rows = parts.groupBy(*KEYS).agg(
+            *[F.sum(c).alias(c) for c in (*COUNTS, "revenue", "churn_base", "churned")]
+        )
         label_date = F.date_sub(F.col("date"), horizon_days)
         complete = F.date_sub(label_date, active_days) >= F.lit(first_event_day)
         filled = rows.select(

@@ -110,9 +110,9 @@ def plan_days(
         start = request.start or (done_through + dt.timedelta(days=1) if done_through else first)
         end = request.end or last
         if start < first or end > last:
+            supported = f"{first}..{last}" if first <= last else "no day yet"
             raise LakepulseError(
-                f"gold/{table}: days {DayRange(start, max(start, end)) if start <= end else start} requested, "
-                f"but silver supports {DayRange(first, last) if first <= last else 'no day yet'}"
+                f"gold/{table}: days {start}..{end} requested, but silver supports {supported}"
             )
         if start > end:
             raise LakepulseError(f"gold/{table}: --from {start} is after the last computable day {end}")

@@ -1,10 +1,13 @@
 """gold/promo_response: promo lift per segment (city type x weekday x hour band) against its baseline.
 
 For each day D and segment, over the `window` days ending on D (D included):
-- promo sessions: session-days with a promo_view; converted when a purchase follows the first
-  promo_view in the session;
-- baseline sessions: session-days without a promo_view; converted when they hold a purchase;
-- lift = promo conversion rate / baseline conversion rate, uplift = their difference.
+- promo sessions: session-days with a promo_view; converted when the promo was redeemed, i.e. a
+  purchase carrying a promo code follows the session's first promo_view (a purchase without the code
+  is organic: it would count in the baseline too, and crediting it to the promo would blur the
+  promo's own effect with the segment's ordinary buying);
+- baseline sessions: session-days without a promo_view; converted when they hold any purchase;
+- lift = promo conversion rate / baseline conversion rate (promo-driven purchases per promo view
+  against the segment's purchases per session without a promo), uplift = their difference.
 A session's segment is its customer's city type (state in force that day; `unknown` for anonymous
 sessions) and the weekday and hour band (UTC) of its first event. Segments are ranked per day by lift
 among those with at least `min_sessions` promo and baseline sessions and a known city type.
@@ -51,6 +54,11 @@ SCHEMA = T.StructType(
 )
 
 
+def band_of_hour(hour: int) -> str:
+    """The band of an hour of the day (0-23), in plain Python (for reading planted truth)."""
+    return [name for name, start in HOUR_BANDS if hour >= start][-1]
+
+
 def hour_band(ts: str | Column) -> Column:
     hour = F.hour(F.col(ts) if isinstance(ts, str) else ts)
     band = F.lit(HOUR_BANDS[0][0])
@@ -79,7 +87,7 @@ def promo_response(
                 F.date_format("start_ts", "EEEE").alias("weekday"),
                 hour_band("start_ts").alias("hour_band"),
                 promo.cast("bigint").alias("promo"),
-                (promo & F.col("converted_after_promo")).cast("bigint").alias("promo_conv"),
+                (promo & F.col("redeemed_after_promo")).cast("bigint").alias("promo_conv"),
                 (~promo).cast("bigint").alias("base"),
                 (~promo & F.col("has_purchase")).cast("bigint").alias("base_conv"),
             )
