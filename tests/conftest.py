@@ -6,12 +6,17 @@ use, from conf/local.yaml with test-sized overrides.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import io
 import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from lakepulse.config import load_config
+from lakepulse.config import PROJECT_ROOT, Config, load_config
 
 TEST_SPARK_OVERRIDES = [
     "spark.master=local[2]",
@@ -52,3 +57,54 @@ def home(tmp_path) -> Path:
 @pytest.fixture
 def config(home):
     return make_config(home)
+
+
+def load_job(name: str):
+    """jobs/<name>.py as a module: tests call the same `main(argv)` that spark-submit runs."""
+    spec = importlib.util.spec_from_file_location(
+        f"lakepulse_test_job_{name}", PROJECT_ROOT / "jobs" / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def job_argv(home: Path, *overrides: str) -> list[str]:
+    """argv for a job's `main()`: the test-sized Spark settings, the home, then `overrides` (each a --set)."""
+    argv: list[str] = []
+    for item in (*TEST_SPARK_OVERRIDES, f"paths.home={home}", *overrides):
+        argv += ["--set", item]
+    return argv
+
+
+# The sample the end-to-end tests share (one `pipeline` run per test session): big enough for the
+# planted promo segment, search surge, cost anomalies, elasticities and churn probabilities to show,
+# small enough for 2 cores. The churn look-back and horizon are 14 days (not 30) so that 75 days hold
+# a training, validation and test period; docs/models.md explains the comparison with the planted truth.
+PIPELINE_SAMPLE = (
+    "generate.customers=800",
+    "generate.days=75",
+    "gold.churn_horizon_days=14",
+    "gold.churn_active_days=14",
+    "models.as_of_every_days=2",
+    "models.max_evals=2",
+    "models.gbt_max_iter=20",
+)
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    config: Config
+    output: str  # what the pipeline printed: progress per step and the summary
+
+
+@pytest.fixture(scope="session")
+def pipeline_lake(spark, tmp_path_factory) -> PipelineRun:
+    """One run of the main job, generate -> ... -> report, on the shared sample."""
+    home = tmp_path_factory.mktemp("pipeline") / "home"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = load_job("pipeline").main(job_argv(home, *PIPELINE_SAMPLE))
+    sys.stdout.write(out.getvalue())
+    assert code == 0, out.getvalue()[-2000:]
+    return PipelineRun(make_config(home, *PIPELINE_SAMPLE), out.getvalue())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,18 +12,10 @@ import pytest
 from deltalake import DeltaTable as RustDeltaTable
 
 from lakepulse import delta_io, privacy
-from lakepulse.config import PROJECT_ROOT
-from tests.conftest import make_config
+from tests.conftest import load_job, make_config
 
 KEY = "test-erasure-key"
 TARGET, NEIGHBOUR, OTHER = "C00000042", "C0000004", "C00000007"
-
-
-def load_job(name: str):
-    spec = importlib.util.spec_from_file_location(f"job_{name}", PROJECT_ROOT / "jobs" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def key_of(customer_id: str) -> str:

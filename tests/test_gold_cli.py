@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 
 import pytest
 
-from lakepulse.config import PROJECT_ROOT
 from lakepulse.errors import LakepulseError, UsageError
 from lakepulse.gold import planner
 from lakepulse.gold.planner import DayRange, DayRequest
+from tests.conftest import load_job
 
 D = dt.date.fromisoformat
 
 
 def _main(job: str):
-    spec = importlib.util.spec_from_file_location(f"{job}_job", PROJECT_ROOT / "jobs" / f"{job}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_job(job).main
 
 
 def test_default_plan_is_every_complete_day_not_yet_computed():

@@ -29,14 +29,9 @@ def silver(spark, tmp_path_factory):
 
 
 def _features_main():
-    import importlib.util
+    from tests.conftest import load_job
 
-    from lakepulse.config import PROJECT_ROOT
-
-    spec = importlib.util.spec_from_file_location("features_job", PROJECT_ROOT / "jobs" / "features.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_job("features").main
 
 
 def _gold(spark, home, table="customer_features"):

@@ -9,16 +9,14 @@ rank-error bound of `percentile_approx` (run here at accuracy 20, where approxim
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import math
 from decimal import Decimal
 
 import numpy as np
 import pytest
 
-from lakepulse.config import PROJECT_ROOT
 from tests import gold_fixtures as fx
-from tests.conftest import make_config
+from tests.conftest import load_job, make_config
 
 H = A = 7  # churn horizon and active days (fx.GOLD_OVERRIDES)
 R, B = 3, 7  # trend recent and baseline days
@@ -28,10 +26,7 @@ ACCURACY = 20
 
 
 def _kpis_main():
-    spec = importlib.util.spec_from_file_location("kpis_job", PROJECT_ROOT / "jobs" / "kpis.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_job("kpis").main
 
 
 @pytest.fixture(scope="module")

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 
 from deltalake import DeltaTable as RustDeltaTable
 
 from lakepulse import delta_io
-from lakepulse.config import PROJECT_ROOT
 from lakepulse.spark_conf import spark_conf_for
-from tests.conftest import make_config
+from tests.conftest import load_job, make_config
 
 GUARD_KEYS = ("autoCompact.enabled", "autoCompact.minNumFiles", "autoCompact.maxFileSize")
-
-
-def load_job(name: str):
-    spec = importlib.util.spec_from_file_location(f"job_{name}", PROJECT_ROOT / "jobs" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @contextlib.contextmanager
@@ -84,7 +75,9 @@ def test_maintain_compacts_zorders_vacuums_and_reports(spark, tmp_path, capsys):
     optimize = [h for h in table.history() if h["operation"] == "OPTIMIZE"]
     assert optimize and "customer_key" in str(optimize[0]["operationParameters"])
     # VACUUM removed the replaced files from storage.
-    parquet_on_disk = [p for p in (home / "lake/silver/events").rglob("*.parquet") if "_delta_log" not in p.parts]
+    parquet_on_disk = [
+        p for p in (home / "lake/silver/events").rglob("*.parquet") if "_delta_log" not in p.parts
+    ]
     assert len(parquet_on_disk) == 1
     report = capsys.readouterr().out
     line = next(line for line in report.splitlines() if line.startswith("silver/events"))

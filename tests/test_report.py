@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -13,8 +12,7 @@ import matplotlib.image as mpimg
 import pytest
 
 from lakepulse import delta_io
-from lakepulse.config import PROJECT_ROOT
-from tests.conftest import make_config
+from tests.conftest import load_job, make_config
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -28,13 +26,6 @@ CHROMIUM_FLAGS = [
 ]
 DAYS = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(14)]
 ANOMALY = ("checkout", dt.date(2026, 1, 9))
-
-
-def load_job(name: str):
-    spec = importlib.util.spec_from_file_location(f"job_{name}", PROJECT_ROOT / "jobs" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def plant_gold(spark, config) -> None:
