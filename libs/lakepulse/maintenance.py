@@ -11,7 +11,8 @@ import logging
 from dataclasses import dataclass
 
 from delta.tables import DeltaTable
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
 
 from lakepulse import delta_io
 from lakepulse.config import LAYERS, Config
@@ -40,33 +41,55 @@ class TableMaintenance:
     zorder_by: tuple[str, ...]
 
 
-def storage_footprint(spark: SparkSession, path: str) -> tuple[int, int]:
-    """Data files and bytes physically under a table folder (the log excluded), live or not."""
-    jvm = spark.sparkContext._jvm
-    root = jvm.org.apache.hadoop.fs.Path(path)
-    fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    files = size = 0
-    iterator = fs.listFiles(root, True)
-    while iterator.hasNext():
-        status = iterator.next()
-        if "/_delta_log/" not in status.getPath().toString():
-            files += 1
-            size += status.getLen()
-    return files, size
+def live_footprint(spark: SparkSession, path: str) -> tuple[int, int]:
+    """Data files and bytes of the table's current version: what a reader scans. Files replaced by
+    OPTIMIZE stay on storage for time travel until VACUUM's retention passes; they are not counted."""
+    detail = DeltaTable.forPath(spark, path).detail().select("numFiles", "sizeInBytes").first()
+    return int(detail["numFiles"] or 0), int(detail["sizeInBytes"] or 0)
+
+
+def stats_columns(table: DataFrame, properties: dict[str, str]) -> list[str]:
+    """The top-level columns Delta collects min/max statistics for: `delta.dataSkippingStatsColumns`
+    when set, else the first `delta.dataSkippingNumIndexedCols` (32) leaf columns."""
+    if properties.get("delta.dataSkippingStatsColumns"):
+        return [c.strip() for c in properties["delta.dataSkippingStatsColumns"].split(",")]
+    limit = int(properties.get("delta.dataSkippingNumIndexedCols", "32"))
+    out, leaves = [], 0
+    for field in table.schema.fields:
+        leaves += len(field.dataType.fields) if isinstance(field.dataType, T.StructType) else 1
+        if leaves > limit >= 0:
+            break
+        out.append(field.name)
+    return out
 
 
 def zorder_columns(spark: SparkSession, table: str, path: str) -> tuple[str, ...]:
-    """The configured Z-order columns that exist in the table and are not partition columns."""
+    """The configured Z-order columns that exist in the table and are not partition columns.
+
+    Z-ordering clusters files by a column so that min/max statistics can skip them; a wide table
+    (FOCUS billing has more than 32 columns) may not collect statistics for that column, and Delta
+    refuses to Z-order on it. Such a column is added to `delta.dataSkippingStatsColumns` (keeping the
+    columns that already had statistics), so the files OPTIMIZE writes carry its statistics.
+    """
     wanted = ZORDER_BY.get(table, ())
     if not wanted:
         return ()
-    detail = DeltaTable.forPath(spark, path).detail().select("partitionColumns").first()
-    columns = set(spark.read.format("delta").load(path).columns)
-    return tuple(c for c in wanted if c in columns and c not in set(detail["partitionColumns"]))
+    detail = DeltaTable.forPath(spark, path).detail().select("partitionColumns", "properties").first()
+    frame = spark.read.format("delta").load(path)
+    chosen = tuple(c for c in wanted if c in frame.columns and c not in set(detail["partitionColumns"]))
+    with_stats = stats_columns(frame, dict(detail["properties"] or {}))
+    missing = [c for c in chosen if c not in with_stats]
+    if missing:
+        columns = ",".join([*with_stats, *missing])
+        log.info("%s: collecting statistics on %s for Z-ordering", table, ", ".join(missing))
+        spark.sql(
+            f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.dataSkippingStatsColumns' = '{columns}')"
+        )
+    return chosen
 
 
 def maintain_table(spark: SparkSession, table: str, path: str, retention_hours: int) -> TableMaintenance:
-    files_before, bytes_before = storage_footprint(spark, path)
+    files_before, bytes_before = live_footprint(spark, path)
     delta = DeltaTable.forPath(spark, path)
     zorder = zorder_columns(spark, table, path)
     if zorder:
@@ -74,7 +97,7 @@ def maintain_table(spark: SparkSession, table: str, path: str, retention_hours: 
     else:
         delta.optimize().executeCompaction()
     vacuum(spark, path, retention_hours)
-    files_after, bytes_after = storage_footprint(spark, path)
+    files_after, bytes_after = live_footprint(spark, path)
     return TableMaintenance(table, files_before, bytes_before, files_after, bytes_after, zorder)
 
 

@@ -121,6 +121,31 @@ def _progress(step: str, status: str, rows: int | None, seconds: float) -> None:
     print(f"{step:<14}{status:<22}{'' if rows is None else rows:>12}{seconds:>10.1f}", flush=True)
 
 
+# The figures a reader compares champions by (docs/models.md); those a run did not log are left out.
+CHAMPION_METRICS = {
+    "lakepulse-churn": ("test_roc_auc", "test_pr_auc", "baseline_recency_roc_auc", "auc_ratio_to_oracle"),
+    "lakepulse-pricing": ("test_rmse_log_units", "mean_r2", "max_elasticity_rel_error"),
+}
+
+
+def _print_champions(config: Config) -> None:
+    from mlflow import MlflowClient
+
+    from lakepulse.models import registry, tracking
+
+    tracking.setup_mlflow(config)
+    client = MlflowClient()
+    print("\nChampions (MLflow registry):")
+    for name, keys in CHAMPION_METRICS.items():
+        version = registry.champion_version(client, name)
+        if version is None:
+            print(f"  {name:<20}none registered yet")
+            continue
+        metrics = client.get_run(version.run_id).data.metrics
+        shown = ", ".join(f"{k}={metrics[k]:.4f}" for k in keys if k in metrics)
+        print(f"  {name:<20}v{version.version} ({registry.CHAMPION})  {shown}")
+
+
 def print_summary(spark: SparkSession, config: Config) -> None:
     print("\nTables (rows):")
     for layer in ("bronze", "silver", "gold"):
@@ -146,6 +171,7 @@ def print_summary(spark: SparkSession, config: Config) -> None:
         for row in overall.limit(1).collect():
             for key, value in row.asDict().items():
                 print(f"  {key:<28}{value}")
+    _print_champions(config)
     report = Path(config.paths.reports) / "index.html"
     print(f"\nLake:        {config.paths.lake}")
     print(f"Landing:     {config.paths.landing}")
