@@ -115,12 +115,12 @@ class ModelsConfig:
 
     seed: int = 42
     # Hyperopt trials per model family (logistic regression, gradient-boosted trees), one nested run each.
-    max_evals: int = 6
+    max_evals: int = 4
     # Upper bound of the gradient-boosted trees' number of trees in the search space.
     gbt_max_iter: int = 60
     # Labelled as-of dates used: every `as_of_every_days`-th day, counted back from the latest one
     # (consecutive days of one customer are near-duplicates).
-    as_of_every_days: int = 7
+    as_of_every_days: int = 2
     # Time-based split of the labelled date range, less the gap: the earliest part trains, then
     # `validation_fraction` validates and the latest `test_fraction` tests; at least `split_gap_days`
     # separate the last training date from the first validation date (-1: the churn horizon, so no

@@ -597,7 +597,21 @@ def load_training_data(spark: SparkSession, config: Config) -> TrainingData:
     labelled_dates = [d for d in dates if label_days.start <= d <= label_days.end]
     chosen = sample_dates(labelled_dates, config.models.as_of_every_days)
     gap = config.gold.churn_horizon_days if config.models.split_gap_days < 0 else config.models.split_gap_days
-    split = time_split(chosen, config.models.validation_fraction, config.models.test_fraction, gap)
+    try:
+        split = time_split(chosen, config.models.validation_fraction, config.models.test_fraction, gap)
+    except LakepulseError as exc:
+        # Look-back and horizon around the labelled dates, the gap, and a few dates for each part.
+        need = (
+            config.gold.churn_active_days
+            + config.gold.churn_horizon_days
+            + gap
+            + 6 * config.models.as_of_every_days
+        )
+        raise LakepulseError(
+            f"{exc}; with gold.churn_active_days={config.gold.churn_active_days}, "
+            f"gold.churn_horizon_days={config.gold.churn_horizon_days} and a {gap}-day gap the history needs "
+            f"about {need} days or more"
+        ) from None
     numeric, categorical = feature_columns(features.schema, csv_list(config.models.categorical_features))
     spec = FeatureSpec(numeric, categorical)
     segments = [c for c in csv_list(config.models.fairness_segments) if c in features.columns]

@@ -1,0 +1,164 @@
+"""Pricing: elasticities recovered against planted ones, recommendations against a brute-force search,
+the logged model and lineage, and champion/challenger over three trainings (one worse, one better)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lakepulse import delta_io
+from lakepulse.models import pricing
+from tests import model_fixtures as mf
+from tests.conftest import load_job, make_config
+
+
+@pytest.fixture(scope="module")
+def trained(spark, tmp_path_factory):
+    home = tmp_path_factory.mktemp("pricing") / "home"
+    config = make_config(home)
+    world = mf.pricing_world()
+    mf.write_pricing_lake(spark, config, world)
+    assert load_job("train_pricing").main(mf.job_args(home)) == 0
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=config.mlflow.tracking_uri, registry_uri=config.mlflow.registry_uri)
+    experiment = client.get_experiment_by_name(config.mlflow.experiment)
+    (run,) = client.search_runs([experiment.experiment_id])
+    return {"home": home, "config": config, "world": world, "client": client, "run": run}
+
+
+def elasticities(spark, config, champion: bool = True) -> pd.DataFrame:
+    table = delta_io.read_delta(spark, config.table_path("gold", "price_elasticities")).toPandas()
+    return table[table["is_champion"] == champion].set_index("category")
+
+
+def test_every_planted_elasticity_is_recovered_within_ten_percent(spark, trained):
+    table = elasticities(spark, trained["config"])
+    assert sorted(table.index) == sorted(mf.PLANTED_ELASTICITIES)
+    metrics = trained["run"].data.metrics
+    for category, planted in mf.PLANTED_ELASTICITIES.items():
+        row = table.loc[category]
+        error = abs(row["elasticity"] - planted) / abs(planted)
+        print(f"{category}: estimate {row['elasticity']:.3f}, planted {planted}, error {error:.1%}")
+        assert error <= 0.10, category
+        assert row["ci_low"] < row["elasticity"] < row["ci_high"]
+        assert metrics[f"elasticity_rel_error.{category}"] == pytest.approx(error)
+        assert metrics[f"elasticity.{category}"] == pytest.approx(row["elasticity"])
+    assert metrics["categories_within_10pct"] == len(mf.PLANTED_ELASTICITIES)
+    assert pricing.TEST_METRIC in metrics and metrics["mean_r2"] > 0
+
+
+def test_recommendations_maximise_margin_within_the_guardrail(spark, trained):
+    """Each recommended price against a brute-force search over every cent the guardrail allows."""
+    config, world = trained["config"], trained["world"]
+    m = config.models.price_max_change
+    e = elasticities(spark, config)["elasticity"]
+    recs = delta_io.read_delta(spark, config.table_path("gold", "price_recommendations")).toPandas()
+    prices = world.prices
+    current = prices[prices["valid_to"].isna()].set_index("product_id")["price"]
+    first = prices.sort_values("valid_from").groupby("product_id")["price"].first()
+    as_of = max(world.events["event_date"])
+    recent = world.events[
+        world.events["event_date"] > as_of - dt.timedelta(days=config.models.demand_baseline_days)
+    ]
+    baseline = recent.groupby("product_id")["quantity"].sum() / config.models.demand_baseline_days
+    assert sorted(recs["product_id"]) == sorted(current.index)
+    for r in recs.itertuples(index=False):
+        p0, cost, q0, elasticity = (
+            current[r.product_id],
+            0.6 * first[r.product_id],
+            baseline[r.product_id],
+            e[r.category],
+        )
+        grid = np.arange(np.ceil(p0 * (1 - m) * 100), np.floor(p0 * (1 + m) * 100) + 1) / 100
+        margin = (grid - cost) * q0 * (grid / p0) ** elasticity
+        best = grid[np.argmax(margin)]
+        assert float(r.recommended_price) == pytest.approx(best, abs=0.011), r.product_id
+        assert abs(float(r.recommended_price) / p0 - 1) <= m + 1e-9
+        assert float(r.unit_cost) == pytest.approx(cost, abs=0.006)
+        assert r.baseline_daily_quantity == pytest.approx(q0)
+        q1 = q0 * (float(r.recommended_price) / p0) ** elasticity
+        assert r.expected_daily_quantity == pytest.approx(q1)
+        expected_change = (float(r.recommended_price) - cost) * q1 - (p0 - cost) * q0
+        assert r.expected_margin_change == pytest.approx(expected_change, rel=1e-3, abs=0.05)
+        assert r.expected_margin_change >= -1e-6  # never recommends losing margin
+    assert set(recs["model_version"]) == {1}
+
+
+def test_run_logs_lineage_plots_and_a_usable_model(spark, trained):
+    import mlflow
+
+    config, client, run = trained["config"], trained["client"], trained["run"]
+    for table in ("events", "prices", "weather"):
+        version = delta_io.table_version(spark, config.table_path("silver", table))
+        assert int(run.data.params[f"delta_version.silver.{table}"]) == version
+    plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert {"plots/elasticities.png", "plots/demand_curves.png"} <= plots
+    from mlflow.models import get_model_info
+
+    info = get_model_info("models:/lakepulse-pricing/1")
+    assert info.signature.inputs.input_names() == [
+        "category",
+        "price",
+        "day_of_week",
+        "promo_share",
+        "temp_c",
+        "precipitation_mm",
+    ]
+    assert info.saved_input_example_info is not None
+    # The champion predicts units per purchase close to the planted curve (no promo, a Wednesday).
+    mlflow.set_registry_uri(config.mlflow.registry_uri)
+    model = mlflow.pyfunc.load_model("models:/lakepulse-pricing@champion")
+    probe = pd.DataFrame(
+        {
+            "category": ["books", "electronics"],
+            "price": [22.0, 180.0],
+            "day_of_week": np.array([4, 4], dtype="int32"),
+            "promo_share": [0.0, 0.0],
+            "temp_c": [10.0, 10.0],
+            "precipitation_mm": [1.0, 1.0],
+        }
+    )
+    got = model.predict(probe)["expected_units_per_purchase"].to_numpy()
+    for i, (category, price) in enumerate(zip(probe["category"], probe["price"], strict=True)):
+        e = mf.PLANTED_ELASTICITIES[category]
+        base_q = 3.3 * (1.25 * np.exp(0.22)) ** abs(e) / 0.9
+        planted = base_q * (price / mf.BASE_PRICES[category]) ** e
+        assert got[i] == pytest.approx(planted, rel=0.08), category
+
+
+def test_champion_moves_only_for_a_better_model_and_old_versions_stay_loadable(spark, trained):
+    """Runs last: it retrains on a noisier world (worse) and then on a cleaner one (better)."""
+    import mlflow
+
+    config, client, home = trained["config"], trained["client"], trained["home"]
+    job = load_job("train_pricing")
+    v1 = float(client.get_model_version("lakepulse-pricing", "1").tags["test_metric"])
+
+    mf.write_pricing_lake(spark, config, mf.pricing_world(extra_noise=0.4, seed=12))
+    assert job.main(mf.job_args(home)) == 0
+    v2 = client.get_model_version("lakepulse-pricing", "2")
+    assert float(v2.tags["test_metric"]) > v1  # worse: a higher holdout error
+    assert str(client.get_model_version_by_alias("lakepulse-pricing", "champion").version) == "1"
+    recs = delta_io.read_delta(spark, config.table_path("gold", "price_recommendations")).toPandas()
+    assert set(recs["model_version"]) == {1}  # recommendations still come from the champion
+    assert set(elasticities(spark, config)["model_version"]) == {1}
+    assert set(elasticities(spark, config, champion=False)["model_version"]) == {2}  # the challenger, shown
+
+    mf.write_pricing_lake(spark, config, mf.pricing_world(quantity_scale=4.0, seed=13))
+    assert job.main(mf.job_args(home)) == 0
+    v3 = client.get_model_version("lakepulse-pricing", "3")
+    assert float(v3.tags["test_metric"]) < v1
+    assert str(client.get_model_version_by_alias("lakepulse-pricing", "champion").version) == "3"
+    assert str(client.get_model_version_by_alias("lakepulse-pricing", "previous_champion").version) == "1"
+    mlflow.set_registry_uri(config.mlflow.registry_uri)
+    for version in (1, 2, 3):
+        model = mlflow.pyfunc.load_model(f"models:/lakepulse-pricing/{version}")
+        assert set(model.unwrap_python_model().category_fits()) == set(mf.PLANTED_ELASTICITIES)
+    recs = delta_io.read_delta(spark, config.table_path("gold", "price_recommendations")).toPandas()
+    assert set(recs["model_version"]) == {3}
+    assert set(elasticities(spark, config)["model_version"]) == {3}
+    assert elasticities(spark, config, champion=False).empty
