@@ -7,7 +7,7 @@ or restarted batch is applied exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -41,16 +41,32 @@ def append(
     partition_by: Sequence[str] = (),
     txn: tuple[str, int] | None = None,
     merge_schema: bool = False,
+    user_metadata: str | None = None,
+    properties: Mapping[str, str] | None = None,
 ) -> None:
-    """Appends `df`; with `txn=(app_id, version)` the append happens at most once."""
+    """Appends `df`; with `txn=(app_id, version)` the append happens at most once.
+
+    `user_metadata` is recorded in the commit's info (see `recent_user_metadata`); `properties` (delta.*
+    table properties) apply when this append creates the table.
+    """
     writer = df.write.format("delta").mode("append")
+    for key, value in (properties or {}).items():
+        writer = writer.option(key, value)
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     if txn is not None:
         writer = writer.option("txnAppId", txn[0]).option("txnVersion", txn[1])
     if merge_schema:
         writer = writer.option("mergeSchema", "true")
+    if user_metadata is not None:
+        writer = writer.option("userMetadata", user_metadata)
     writer.save(path)
+
+
+def recent_user_metadata(spark: SparkSession, path: str, commits: int) -> set[str]:
+    """The user metadata of the table's last `commits` commits, read from the log's commit infos."""
+    history = DeltaTable.forPath(spark, path).history(commits).select("userMetadata").collect()
+    return {r["userMetadata"] for r in history if r["userMetadata"] is not None}
 
 
 def overwrite(

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lakepulse import delta_io, expectations, schemas
@@ -110,7 +110,11 @@ class FileProblem:
 
 @dataclass
 class Classified:
-    """One source's records in a batch, with `_status` and `_reason`, persisted until the batch is committed."""
+    """One source's lines in a batch, persisted until the batch is committed.
+
+    `frame` keeps only what is written or counted (metadata, raw, fields as received, `_reason`, warn
+    flags, keys, `_dup_in_batch`); `existing` holds the keys bronze already has from other batches.
+    """
 
     source: Source
     files: list[landing.LandingFile]
@@ -119,10 +123,19 @@ class Classified:
     problems: list[FileProblem] = field(default_factory=list)
     frame: DataFrame | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    existing: DataFrame | None = None
 
     def unpersist(self) -> None:
         if self.frame is not None:
             self.frame.unpersist()
+
+    def loaded_rows(self) -> DataFrame:
+        """The lines to append to bronze: valid, first of their key in the batch, and new to bronze."""
+        assert self.frame is not None
+        rows = self.frame.where(_valid() & ~F.col("_dup_in_batch"))
+        if self.existing is not None:
+            rows = rows.join(self.existing, on=_key_columns(self.source), how="left_anti")
+        return rows
 
     def audit(self, plan: Plan) -> Audit:
         return Audit(
@@ -208,20 +221,31 @@ def _key_columns(source: Source) -> list[str]:
     return [f"_k{i}" for i in range(len(source.primary_key))]
 
 
+def _valid() -> Column:
+    """No rejecting rule broken (warn rules only count)."""
+    return F.col(expectations.REASON).isNull()
+
+
 def _flagged(source: Source, parsed: DataFrame, rules) -> DataFrame:
+    """The rules applied, then only what the batch writes or counts is kept, then in-batch duplicates flagged.
+
+    Typed values are needed by the rules only: dropping them here keeps the dedup shuffle and the
+    persisted frame narrow.
+    """
     flagged = parsed.transform(expectations.flag(rules))
+    columns = [F.col(f.name) for f in schemas.BRONZE_METADATA.fields]
     if source.partition_column:
-        flagged = flagged.select("*", F.to_date(F.col(source.partition_from)).alias(source.partition_column))
-    valid = F.col(expectations.REASON).isNull()
-    if not source.primary_key:
-        return flagged.select("*", F.lit(False).alias("_dup_in_batch"))
+        columns.append(F.to_date(F.col(source.partition_from)).alias(source.partition_column))
+    columns += [F.col("raw"), *[F.col(parse.string_col(n)) for n in source.field_names]]
+    columns += [F.col(c) for c in flagged.columns if c == expectations.REASON or c.startswith("_warn_")]
     keys = _key_columns(source)
-    flagged = flagged.select(
-        "*", *[F.expr(k).alias(c) for k, c in zip(source.primary_key, keys, strict=True)]
-    )
+    columns += [F.expr(k).alias(c) for k, c in zip(source.primary_key, keys, strict=True)]
+    narrow = flagged.select(*columns)
+    if not source.primary_key:
+        return narrow.select("*", F.lit(False).alias("_dup_in_batch"))
     # First occurrence by file, then line text: deterministic, and rows tying on both are identical.
-    first = Window.partitionBy(valid, *keys).orderBy(F.col("source_file").asc(), F.col("raw").asc())
-    return flagged.select("*", (valid & (F.row_number().over(first) > F.lit(1))).alias("_dup_in_batch"))
+    first = Window.partitionBy(_valid(), *keys).orderBy(F.col("source_file").asc(), F.col("raw").asc())
+    return narrow.select("*", (_valid() & (F.row_number().over(first) > F.lit(1))).alias("_dup_in_batch"))
 
 
 def _existing_keys(
@@ -242,30 +266,34 @@ def _existing_keys(
         bronze = bronze.where(part.between(F.lit(min(days) - window), F.lit(max(days) + window)))
     # Keys are expressions over typed fields: type only the fields they use, from bronze's text.
     used = [f for f in source.fields if any(re.search(rf"\b{f.name}\b", k) for k in source.primary_key)]
-    typed = bronze.select("raw", *[parse.typed_value(f.kind, F.col(f.name)).alias(f.name) for f in used])
+    raw = [F.col("raw")] if any(re.search(r"\braw\b", k) for k in source.primary_key) else []
+    typed = bronze.select(*raw, *[parse.typed_value(f.kind, F.col(f.name)).alias(f.name) for f in used])
     keys = _key_columns(source)
-    return (
-        typed.select(*[F.expr(k).alias(c) for k, c in zip(source.primary_key, keys, strict=True)])
-        .distinct()
-        .select(*keys, F.lit(True).alias("_in_bronze"))
-    )
+    return typed.select(*[F.expr(k).alias(c) for k, c in zip(source.primary_key, keys, strict=True)])
 
 
 def classify(spark: SparkSession, config: Config, source: Source, plan: Plan) -> Classified:
+    """Reads the source's files of the batch once (one aggregation over the persisted frame) and counts."""
     rules = parse.all_rules(source)
     files = plan.files_of(source.name)
-    readable = list(files)
-    problems: list[FileProblem] = []
+    problems = [FileProblem(f, "corrupt_file") for f in landing.corrupt_files(spark, files)]
+    if problems:
+        log.warning(
+            "%s: corrupt file(s) quarantined: %s", source.name, ", ".join(p.file.path for p in problems)
+        )
+    readable = [f for f in files if all(p.file != f for p in problems)]
+    extra = [
+        F.sum(F.when(F.col("_dup_in_batch"), 1).otherwise(0)).alias("_dups"),
+        F.sum(F.when(~_valid(), 1).otherwise(0)).alias("_rejected"),
+    ]
+    if source.partition_column:
+        extra.append(F.collect_set(F.when(_valid(), F.col(source.partition_column))).alias("_days"))
     while True:
         parsed, file_problems = _parsed(spark, config, source, plan, readable)
         if parsed is None:
             empty = expectations.Outcome({r.name: 0 for r in rules}, 0)
             return Classified(source, files, rules, empty, problems + file_problems)
         flagged = _flagged(source, parsed, rules).persist(StorageLevel.MEMORY_AND_DISK)
-        extra = []
-        if source.partition_column:
-            valid = F.col(expectations.REASON).isNull()
-            extra.append(F.collect_set(F.when(valid, F.col(source.partition_column))).alias("_days"))
         try:
             outcome, row = expectations.count_failures(flagged, rules, extra)  # reads every file
             break
@@ -273,7 +301,8 @@ def classify(spark: SparkSession, config: Config, source: Source, plan: Plan) ->
             flagged.unpersist()
             if not landing.is_read_failure(exc):
                 raise
-            corrupt = landing.unreadable_files(spark, readable)
+            # Compressed files were checked before; a file that became unreadable since is set aside too.
+            corrupt = landing.failed_files(exc, readable) or landing.unreadable_files(spark, readable)
             if not corrupt:
                 raise
             log.warning(
@@ -286,25 +315,17 @@ def classify(spark: SparkSession, config: Config, source: Source, plan: Plan) ->
     except Exception:
         flagged.unpersist()
         raise
+    # Counted from the lines; _check_reconciles checks the rules' counts against it.
+    quarantined = int(row["_rejected"] or 0)
+    candidates = outcome.rows - quarantined - int(row["_dups"] or 0)  # valid, first of their key in the batch
+    result = Classified(source, files, rules, outcome, problems + file_problems, flagged)
     days = sorted(row["_days"]) if source.partition_column else []  # the batch's days: a handful of dates
-    existing = _existing_keys(spark, config, source, plan, days)
-    if existing is not None:
-        flagged_with = flagged.join(existing, on=_key_columns(source), how="left")
-    else:
-        flagged_with = flagged.select("*", F.lit(None).cast("boolean").alias("_in_bronze"))
-    status = (
-        F.when(F.col(expectations.REASON).isNotNull(), F.lit(QUARANTINED))
-        .when(F.col("_dup_in_batch") | F.coalesce(F.col("_in_bronze"), F.lit(False)), F.lit(DUPLICATE))
-        .otherwise(F.lit(LOADED))
-    )
-    frame = flagged_with.select("*", status.alias("_status")).persist(StorageLevel.MEMORY_AND_DISK)
-    # Three counters: a bounded collect.
-    counts = {
-        r["_status"]: int(r["n"])
-        for r in frame.groupBy("_status").agg(F.count(F.lit(1)).alias("n")).collect()
-    }
-    flagged.unpersist()
-    result = Classified(source, files, rules, outcome, problems + file_problems, frame, counts)
+    if candidates:
+        result.existing = _existing_keys(spark, config, source, plan, days)
+    loaded = candidates
+    if result.existing is not None:
+        loaded = result.loaded_rows().count()  # narrow: the batch's keys against bronze's
+    result.counts = {QUARANTINED: quarantined, LOADED: loaded, DUPLICATE: outcome.rows - quarantined - loaded}
     _check_reconciles(result, plan)
     return result
 
@@ -312,7 +333,12 @@ def classify(spark: SparkSession, config: Config, source: Source, plan: Plan) ->
 def _check_reconciles(c: Classified, plan: Plan) -> None:
     a = c.audit(plan)
     rejected = sum(n for name, n in c.outcome.failed.items() if _action(c.rules, name) != "warn")
-    if a.records_read != a.loaded + a.quarantined + a.duplicates_dropped or rejected != a.quarantined:
+    negative = min(a.loaded, a.quarantined, a.duplicates_dropped) < 0
+    if (
+        a.records_read != a.loaded + a.quarantined + a.duplicates_dropped
+        or rejected != a.quarantined
+        or negative
+    ):
         raise LakepulseError(
             f"ingest {a.source}: batch {a.batch_id} does not reconcile: read {a.records_read} != loaded {a.loaded} "
             f"+ quarantined {a.quarantined} + duplicates {a.duplicates_dropped} (rules rejected {rejected})"
@@ -326,17 +352,18 @@ def _action(rules, name: str) -> str:
 # --- commit ------------------------------------------------------------------------------------------------
 
 
-def _bronze_frame(source: Source, frame: DataFrame) -> DataFrame:
+def _bronze_frame(c: Classified) -> DataFrame:
+    source = c.source
     columns = [F.col(f.name) for f in schemas.BRONZE_METADATA.fields]
     if source.partition_column:
         columns.append(F.col(source.partition_column))
     columns.append(F.col("raw"))
     columns += [F.col(parse.string_col(n)).alias(n) for n in source.field_names]
-    return frame.where(F.col("_status") == F.lit(LOADED)).select(*columns)
+    return c.loaded_rows().select(*columns)
 
 
 def _quarantined_records(c: Classified) -> DataFrame:
-    return c.frame.where(F.col("_status") == F.lit(QUARANTINED)).select(
+    return c.frame.where(~_valid()).select(
         F.lit(c.source.name).alias("source"),
         F.lit("ingest").alias("stage"),
         F.col(expectations.REASON).alias("reason"),
@@ -362,7 +389,7 @@ def _quarantine_frame(spark: SparkSession, plan: Plan, results: list[Classified]
     out = frames[0]
     for frame in frames[1:]:
         out = out.unionByName(frame)
-    return out
+    return out.hint("rebalance")  # a few files, not one per source and partition of the batch
 
 
 def expectation_rows(
@@ -390,17 +417,13 @@ def write_plan(spark: SparkSession, config: Config, plan: Plan) -> None:
         for name, f in plan.files
     ]
     path = lake.bronze(config, lake.FILES)
-    delta_io.append(lake.small_frame(spark, rows, schemas.INGESTED_FILES), path, txn=plan.txn)
-    # Read the plan back: with a concurrent run, only one plan gets this batch number.
-    booked = (
-        delta_io.read_delta(spark, path)
-        .where(F.col("batch_id") == F.lit(plan.batch_id))
-        .select("path", "run_id")
-        .collect()  # the files of one batch: metadata, bounded
-    )
-    if {r["path"] for r in booked} != {f.path for _, f in plan.files} or {r["run_id"] for r in booked} != {
-        plan.run_id
-    }:
+    marker = f"{plan.batch_id} {plan.run_id}"
+    frame = lake.small_frame(spark, rows, schemas.INGESTED_FILES)
+    delta_io.append(frame, path, txn=plan.txn, user_metadata=marker)
+    # With a concurrent run, only one plan gets this batch number: Delta skips an append whose txnAppId
+    # version is committed already, so only the first plan's commit carries its run. The table's recent
+    # commit infos say which (no table scan, no state reconstruction).
+    if marker not in delta_io.recent_user_metadata(spark, path, 100):
         raise LakepulseError(
             f"ingest: batch {plan.batch_id} was planned by another run at the same time; run ingest again"
         )
@@ -422,12 +445,18 @@ def run_batch(spark: SparkSession, config: Config, plan: Plan, resumed: bool) ->
             path = lake.bronze(config, source.name)
             partition_by = [source.partition_column] if source.partition_column else []
             if c.counts.get(LOADED):
-                frame = _bronze_frame(source, c.frame)
-                if partition_by:  # one file per day partition: nothing left for auto compaction to do
-                    frame = frame.repartition(*partition_by)
-                delta_io.append(frame, path, partition_by, txn=plan.txn, merge_schema=True)
+                # One file per day partition (or, unpartitioned, files of the advisory size): nothing left
+                # for auto compaction to do.
+                frame = _bronze_frame(c)
+                frame = frame.repartition(*partition_by) if partition_by else frame.hint("rebalance")
+                properties = lake.BRONZE_TABLE_PROPERTIES
+                delta_io.append(
+                    frame, path, partition_by, txn=plan.txn, merge_schema=True, properties=properties
+                )
             else:  # refine reads every source's bronze table, even when no record has been loaded yet
-                lake.ensure_table(spark, path, source.bronze_schema, partition_by)
+                lake.ensure_table(
+                    spark, path, source.bronze_schema, partition_by, lake.BRONZE_TABLE_PROPERTIES
+                )
             fault_point(f"bronze:{source.name}")
 
         quarantine = _quarantine_frame(spark, plan, results)

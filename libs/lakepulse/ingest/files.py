@@ -15,7 +15,7 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -130,11 +130,50 @@ def first_line(spark: SparkSession, path: str) -> str | None:
     return None if line is None else str(line).lstrip("\ufeff")
 
 
+def failed_files(exc: BaseException, files: list[LandingFile]) -> list[LandingFile]:
+    """The compressed files a failed read names (Spark's FAILED_READ_FILE error carries the file's URI).
+
+    Free: no file is read again. Empty when the error names none of `files` (then see `unreadable_files`).
+    """
+    named = set()
+    for uri in _FAILED_FILE.findall(str(exc)):
+        parts = urlparse(uri)
+        named.add((parts.netloc, unquote(parts.path)))  # the error's URI is percent-encoded
+    return [f for f in files if f.compressed and (urlparse(f.path).netloc, urlparse(f.path).path) in named]
+
+
+_FAILED_FILE = re.compile(r"FAILED_READ_FILE[^\]]*\] Encountered error while reading file (\S+)\.\s")
+
+
+def corrupt_files(spark: SparkSession, files: list[LandingFile]) -> list[LandingFile]:
+    """The compressed files among `files` that cannot be read to their end (truncated or corrupt).
+
+    One job counts the lines of every compressed file (decompression only, a fraction of parsing them);
+    a failure names its file (`failed_files`), which is set aside before counting the others again. So
+    the batch's parsing pass runs once, never to fail midway on a truncated file.
+    """
+    candidates = [f for f in files if f.compressed]
+    corrupt: list[LandingFile] = []
+    while candidates:
+        try:
+            spark.read.text([f.path for f in candidates]).select(F.count(F.lit(1))).collect()
+            break
+        except Exception as exc:
+            if not is_read_failure(exc):
+                raise
+            bad = failed_files(exc, candidates) or unreadable_files(spark, candidates)
+            if not bad:
+                raise
+            corrupt += bad
+            candidates = [f for f in candidates if f not in bad]
+    return corrupt
+
+
 def unreadable_files(spark: SparkSession, files: list[LandingFile]) -> list[LandingFile]:
     """The compressed files Spark cannot read to their end (truncated or corrupt), one small job each.
 
-    Only called after a batch read failed: the happy path reads every file once. A plain-text file has
-    no integrity check; its truncated last line is quarantined as a record.
+    The fallback when a failed read does not name its file (`failed_files`). A plain-text file has no
+    integrity check; its truncated last line is quarantined as a record.
     """
 
     def fails(file: LandingFile) -> bool:

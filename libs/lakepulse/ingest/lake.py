@@ -9,13 +9,13 @@ costs several jobs.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from lakepulse import delta_io
+from lakepulse import delta_io, schemas
 from lakepulse.config import Config
 
 QUARANTINE = "quarantine"
@@ -24,14 +24,28 @@ FILES = "_ingested_files"
 EXPECTATION_RESULTS = "expectation_results"
 
 
+# Bronze source tables keep every field as text; readers select by batch (refine) or by the partition
+# column. Statistics on the ingestion metadata only: per-column min/max of 20 to 40 text columns (the
+# raw line included) took as long to compute as writing the files.
+BRONZE_TABLE_PROPERTIES = {
+    "delta.dataSkippingStatsColumns": ",".join(f.name for f in schemas.BRONZE_METADATA.fields)
+}
+
+
 def ensure_table(
-    spark: SparkSession, path: str, schema: T.StructType, partition_by: Sequence[str] = ()
+    spark: SparkSession,
+    path: str,
+    schema: T.StructType,
+    partition_by: Sequence[str] = (),
+    properties: Mapping[str, str] | None = None,
 ) -> None:
     if delta_io.is_delta(spark, path):
         return
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
     if partition_by:
         builder = builder.partitionedBy(*partition_by)
+    for key, value in (properties or {}).items():
+        builder = builder.property(key, value)
     builder.execute()
 
 
@@ -55,4 +69,5 @@ def small_frame(spark: SparkSession, rows: Sequence[tuple], schema: T.StructType
                 values[i] = dt.datetime.fromisoformat(values[i]).replace(tzinfo=dt.UTC)
         return tuple(values)
 
-    return spark.createDataFrame([convert(r) for r in rows], schema)
+    # One partition: one file per write, where the default parallelism would make as many small files.
+    return spark.createDataFrame([convert(r) for r in rows], schema).coalesce(1)

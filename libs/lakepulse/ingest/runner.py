@@ -120,11 +120,16 @@ def ingest_files(
 ) -> list[batch.Audit]:
     """Finishes interrupted batches, then ingests the candidate files not booked yet as one batch."""
     audits = []
-    for plan in incomplete_plans(spark, config, mode):
+    # Before the first ingestion there is no bookkeeping to read: no interrupted batch, no booked file.
+    first = not delta_io.is_delta(spark, lake.bronze(config, lake.FILES))
+    for plan in [] if first else incomplete_plans(spark, config, mode):
         log.info("resuming interrupted batch %s (%d files)", plan.batch_id, len(plan.files))
         audits += batch.run_batch(spark, config, plan, resumed=True)
-    booked = _read(spark, config, lake.FILES).select("path")
-    fresh = landing.to_files(candidates.join(booked, on="path", how="left_anti").collect())  # new files only
+    if not first:
+        candidates = candidates.join(
+            _read(spark, config, lake.FILES).select("path"), on="path", how="left_anti"
+        )
+    fresh = landing.to_files(candidates.collect())  # new files only: metadata
     files = []
     for f in fresh:
         name = request.source_of(f.path, config.paths.landing)
@@ -135,7 +140,8 @@ def ingest_files(
     if not files:
         log.info("no new files")
         return audits
-    plan = batch.Plan(next_version(spark, config), tuple(files), run_id, batch.now_text(), mode)
+    version = 0 if first else next_version(spark, config)
+    plan = batch.Plan(version, tuple(files), run_id, batch.now_text(), mode)
     new = batch.run_batch(spark, config, plan, resumed=False)
     for a in new:
         log.info(
