@@ -100,11 +100,20 @@ class PipelineRun:
 
 @pytest.fixture(scope="session")
 def pipeline_lake(spark, tmp_path_factory) -> PipelineRun:
-    """One run of the main job, generate -> ... -> report, on the shared sample."""
-    home = tmp_path_factory.mktemp("pipeline") / "home"
+    """One run of the main job, generate -> ... -> report, on the shared sample.
+
+    While iterating on the end-to-end tests, LAKEPULSE_TEST_PIPELINE_HOME=DIR keeps the run in DIR and
+    reuses it on the next test session (delete DIR to run the pipeline again).
+    """
+    kept = os.environ.get("LAKEPULSE_TEST_PIPELINE_HOME")
+    home = Path(kept) if kept else tmp_path_factory.mktemp("pipeline") / "home"
+    saved = home / "pipeline-output.txt"
+    if kept and saved.is_file():
+        return PipelineRun(make_config(home, *PIPELINE_SAMPLE), saved.read_text())
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = load_job("pipeline").main(job_argv(home, *PIPELINE_SAMPLE))
     sys.stdout.write(out.getvalue())
     assert code == 0, out.getvalue()[-2000:]
+    saved.write_text(out.getvalue())
     return PipelineRun(make_config(home, *PIPELINE_SAMPLE), out.getvalue())

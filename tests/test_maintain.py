@@ -111,3 +111,30 @@ def test_zorder_on_a_column_beyond_the_first_32_collects_its_statistics(spark, t
     actions = pa.table(table.get_add_actions(flatten=True)).to_pandas()
     assert actions["min.ServiceName"].notna().all() and (actions["min.ServiceName"] == "svc0").all()
     assert "silver/billing" in capsys.readouterr().out
+
+
+def test_zorder_rewrites_only_partitions_with_several_files(spark, tmp_path):
+    """One day holds three files, another one: only the first is clustered; the lone file stays as it
+    was (rewriting it would skip nothing more), and every row is kept."""
+    home = tmp_path / "home"
+    path = make_config(home).table_path("silver", "events")
+    schema = "customer_key STRING, event_type STRING, event_date STRING, n INT"
+    with guard(spark, make_config(home), enabled=False):
+        for i in range(3):
+            rows = [(f"k{(i * 5 + j) % 7}", "view", "2026-01-01", i * 10 + j) for j in range(4)]
+            delta_io.append(spark.createDataFrame(rows, schema).coalesce(1), path, ["event_date"])
+        rows = [(f"k{j}", "view", "2026-01-02", 100 + j) for j in range(4)]
+        delta_io.append(spark.createDataFrame(rows, schema).coalesce(1), path, ["event_date"])
+    before = RustDeltaTable(path)
+    lone = [u for u in before.file_uris() if "event_date=2026-01-02" in u]
+    rows_before = sorted(before.to_pandas()["n"])
+    assert len(lone) == 1 and len(before.file_uris()) == 4
+
+    assert load_job("maintain").main([f"--set=paths.home={home}", "--retain-hours", "0"]) == 0
+
+    after = RustDeltaTable(path)
+    assert sorted(after.to_pandas()["n"]) == rows_before
+    assert [u for u in after.file_uris() if "event_date=2026-01-02" in u] == lone
+    assert len([u for u in after.file_uris() if "event_date=2026-01-01" in u]) == 1
+    optimize = [h for h in after.history() if h["operation"] == "OPTIMIZE"]
+    assert "2026-01-01" in str(optimize[0]["operationParameters"]) and "customer_key" in str(optimize[0])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakepulse import delta_io
@@ -88,12 +89,50 @@ def zorder_columns(spark: SparkSession, table: str, path: str) -> tuple[str, ...
     return chosen
 
 
+def crowded_partitions(spark: SparkSession, path: str) -> str | None:
+    """A predicate selecting the partitions that hold more than one data file ("" for an unpartitioned
+    table that does), or None when there is none.
+
+    Delta skips data by each file's min/max statistics, so Z-ordering pays only where a partition has
+    several files to cluster across; rewriting the single file of every day's partition (most of the
+    history after the small-file guard) would cost a full rewrite of the table and skip nothing more.
+    Reads only the files' metadata (partition values and paths), no data column.
+    """
+    columns = DeltaTable.forPath(spark, path).detail().select("partitionColumns").first()[0]
+    files = (
+        spark.read.format("delta").load(path).select(*columns, F.col("_metadata.file_path").alias("_file"))
+    )
+    if not columns:
+        return "" if files.select("_file").distinct().limit(2).count() > 1 else None
+    # Bounded collect: one row per crowded partition (days with several files), not per record.
+    crowded = (
+        files.groupBy(*columns)
+        .agg(F.countDistinct("_file").alias("_files"))
+        .filter(F.col("_files") > 1)
+        .collect()
+    )
+    if not crowded:
+        return None
+
+    def equals(name: str, value) -> str:
+        if value is None:
+            return f"`{name}` IS NULL"
+        return f"`{name}` = '{str(value).replace(chr(39), chr(39) * 2)}'"
+
+    return " OR ".join("(" + " AND ".join(equals(c, row[c]) for c in columns) + ")" for row in crowded)
+
+
 def maintain_table(spark: SparkSession, table: str, path: str, retention_hours: int) -> TableMaintenance:
     files_before, bytes_before = live_footprint(spark, path)
     delta = DeltaTable.forPath(spark, path)
     zorder = zorder_columns(spark, table, path)
     if zorder:
-        delta.optimize().executeZOrderBy(*zorder)
+        crowded = crowded_partitions(spark, path)
+        if crowded is not None:  # None: no partition holds more than one file, nothing to cluster
+            optimize = delta.optimize() if crowded == "" else delta.optimize().where(crowded)
+            optimize.executeZOrderBy(*zorder)
+        else:
+            zorder = ()
     else:
         delta.optimize().executeCompaction()
     vacuum(spark, path, retention_hours)

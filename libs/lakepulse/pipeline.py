@@ -8,8 +8,11 @@ Steps whose job does not exist yet are reported as such rather than failing the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import io
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -102,19 +105,36 @@ def run_pipeline(args: argparse.Namespace, config: Config, spark: SparkSession) 
             _progress(step.name, f"skipped: {reason}", None, 0.0)
             continue
         started = time.monotonic()
+        errors = io.StringIO()  # the step's own one-line error, folded into the pipeline's
         try:
-            code = _load_job(step.name).main([*passthrough, *step.extra_args])
+            with contextlib.redirect_stderr(errors):
+                code = _load_job(step.name).main([*passthrough, *step.extra_args])
         except LakepulseError as exc:
             raise StepFailed(f"step {step.name!r} failed: {exc}") from exc
         except Exception as exc:  # any other crash still names the step, on one line
             raise StepFailed(
                 f"step {step.name!r} failed: {type(exc).__name__}: {str(exc).splitlines()[0]}"
             ) from exc
+        finally:
+            sys.stderr.write(_without_job_error(errors.getvalue(), step.name))
         if code:
-            raise StepFailed(f"step {step.name!r} failed with exit code {code}; rerun continues safely")
+            reason = _job_error(errors.getvalue(), step.name) or f"exit code {code}"
+            raise StepFailed(f"step {step.name!r} failed: {reason}; rerun continues safely")
         _progress(step.name, "done", _rows_in_layers(spark, config, step.layers), time.monotonic() - started)
     print_summary(spark, config)
     return 0
+
+
+def _job_error(stderr: str, job: str) -> str | None:
+    """The message of the job's one-line error (`lakepulse JOB: error: ...`), if it printed one."""
+    prefix = f"lakepulse {job}: error: "
+    lines = [line[len(prefix) :] for line in stderr.splitlines() if line.startswith(prefix)]
+    return lines[-1] if lines else None
+
+
+def _without_job_error(stderr: str, job: str) -> str:
+    prefix = f"lakepulse {job}: error: "
+    return "".join(line for line in stderr.splitlines(keepends=True) if not line.startswith(prefix))
 
 
 def _progress(step: str, status: str, rows: int | None, seconds: float) -> None:
