@@ -18,18 +18,22 @@ A restarted run first completes every planned batch that has no audit row, with 
 run id and ingestion time. Deduplication ignores the batch's own bronze rows, so the retry classifies
 exactly as the first attempt did, and Delta skips the writes that attempt had already committed.
 
-Shared tables get one write per batch, not one per source: on a busy cluster each commit costs.
+Shared tables get one write per batch, not one per source: on a busy cluster each commit costs. A
+batch's independent work (the sources' classifications, then the writes of step 3) runs from a few
+driver threads at once.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import logging
 import os
 import re
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from pyspark import StorageLevel
@@ -429,18 +433,40 @@ def write_plan(spark: SparkSession, config: Config, plan: Plan) -> None:
         )
 
 
+# Driver threads that submit one batch's independent work (the sources' classifications, then the writes
+# of step 3) at once: a source's Spark jobs run while another's wait on a commit, a plan or a listing.
+THREADS = 4
+
+
+def run_concurrently(work: Sequence[Callable[[], None]]) -> None:
+    """Runs every callable from a few driver threads; once all are done, raises the first failure."""
+    if len(work) <= 1:
+        for w in work:
+            w()
+        return
+    with ThreadPoolExecutor(max_workers=min(THREADS, len(work)), thread_name_prefix="ingest") as pool:
+        futures = [pool.submit(w) for w in work]
+    for f in futures:
+        f.result()
+
+
 def run_batch(spark: SparkSession, config: Config, plan: Plan, resumed: bool) -> list[Audit]:
     """Classifies and commits one batch (see the module docstring); returns one audit per source."""
     started_at = now_text()
     results: list[Classified] = []
     try:
-        for name in plan.sources():
-            results.append(classify(spark, config, SOURCES[name], plan))
+
+        def classify_one(name: str) -> None:
+            results.append(classify(spark, config, SOURCES[name], plan))  # unpersisted below, even on failure
+
+        run_concurrently([functools.partial(classify_one, name) for name in plan.sources()])
+        order = list(SOURCES)
+        results.sort(key=lambda c: order.index(c.source.name))
         if not resumed:
             write_plan(spark, config, plan)
         fault_point("plan")
 
-        for c in results:
+        def write_bronze(c: Classified) -> None:
             source = c.source
             path = lake.bronze(config, source.name)
             partition_by = [source.partition_column] if source.partition_column else []
@@ -459,33 +485,41 @@ def run_batch(spark: SparkSession, config: Config, plan: Plan, resumed: bool) ->
                 )
             fault_point(f"bronze:{source.name}")
 
-        quarantine = _quarantine_frame(spark, plan, results)
-        if quarantine is not None:
-            delta_io.append(quarantine, lake.bronze(config, lake.QUARANTINE), txn=plan.txn)
-        else:  # readers (and the right to erasure) expect the table, even while it is empty
-            lake.ensure_table(spark, lake.bronze(config, lake.QUARANTINE), schemas.QUARANTINE)
-        fault_point("quarantine")
+        def write_quarantine() -> None:
+            quarantine = _quarantine_frame(spark, plan, results)
+            if quarantine is not None:
+                delta_io.append(quarantine, lake.bronze(config, lake.QUARANTINE), txn=plan.txn)
+            else:  # readers (and the right to erasure) expect the table, even while it is empty
+                lake.ensure_table(spark, lake.bronze(config, lake.QUARANTINE), schemas.QUARANTINE)
+            fault_point("quarantine")
 
-        results_rows = []
-        for c in results:
-            keys = ", ".join(c.source.primary_key)
-            dedupe = c.counts.get(DUPLICATE, 0)
-            unique = [(f"unique:{keys}", f"primary key ({keys}) unique", "dedupe", dedupe)] if keys else []
-            results_rows += expectation_rows(
-                plan.run_id,
-                plan.batch_id,
-                plan.ingested_at,
-                "bronze",
-                c.source.name,
-                c.rules,
-                c.outcome,
-                unique,
+        def write_expectation_results() -> None:
+            results_rows = []
+            for c in results:
+                keys = ", ".join(c.source.primary_key)
+                dedupe = c.counts.get(DUPLICATE, 0)
+                unique = (
+                    [(f"unique:{keys}", f"primary key ({keys}) unique", "dedupe", dedupe)] if keys else []
+                )
+                results_rows += expectation_rows(
+                    plan.run_id,
+                    plan.batch_id,
+                    plan.ingested_at,
+                    "bronze",
+                    c.source.name,
+                    c.rules,
+                    c.outcome,
+                    unique,
+                )
+            path = lake.bronze(config, lake.EXPECTATION_RESULTS)
+            delta_io.append(
+                lake.small_frame(spark, results_rows, schemas.EXPECTATION_RESULTS), path, txn=plan.txn
             )
-        path = lake.bronze(config, lake.EXPECTATION_RESULTS)
-        delta_io.append(
-            lake.small_frame(spark, results_rows, schemas.EXPECTATION_RESULTS), path, txn=plan.txn
-        )
-        fault_point("expectations")
+            fault_point("expectations")
+
+        # Step 3: different tables, each write idempotent; the audit (step 4) only once all are committed.
+        writes = [functools.partial(write_bronze, c) for c in results]
+        run_concurrently([*writes, write_quarantine, write_expectation_results])
 
         audits = [c.audit(plan) for c in results]
         finished_at = now_text()

@@ -7,6 +7,7 @@ Bronze keeps every field as received; its types were checked at ingestion by the
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -88,16 +89,21 @@ def conform(schema: T.StructType) -> Callable[[DataFrame], DataFrame]:
     return transform
 
 
+# The txn settings are the session's: one DML at a time holds them (units of a step run concurrently).
+_DML_TXN_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def dml_txn(spark: SparkSession, txn: tuple[str, int]) -> Iterator[None]:
     """Makes the DML (MERGE) run inside idempotent: Delta skips it if (app id, version) was committed."""
-    spark.conf.set(TXN_APP_CONF, txn[0])
-    spark.conf.set(TXN_VERSION_CONF, str(txn[1]))
-    try:
-        yield
-    finally:
-        spark.conf.unset(TXN_APP_CONF)
-        spark.conf.unset(TXN_VERSION_CONF)
+    with _DML_TXN_LOCK:
+        spark.conf.set(TXN_APP_CONF, txn[0])
+        spark.conf.set(TXN_VERSION_CONF, str(txn[1]))
+        try:
+            yield
+        finally:
+            spark.conf.unset(TXN_APP_CONF)
+            spark.conf.unset(TXN_VERSION_CONF)
 
 
 def merge_insert_new(

@@ -10,11 +10,13 @@ refines; silver/_refine_state records them twice: `planned` before the silver wr
 them. Every silver write of a version carries (txnAppId `refine`, txnVersion = the version), MERGEs
 included (through Delta's session settings), so a process killed after planning and restarted redoes
 the planned version with the same batches, and Delta skips the writes that had already been
-committed. Running refine again with nothing new changes no table.
+committed. Running refine again with nothing new changes no table. A step's units write different silver
+tables and run from a few driver threads at once (MERGEs take the session's txn settings in turn).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -25,7 +27,7 @@ from lakepulse import delta_io, privacy, schemas
 from lakepulse.config import Config
 from lakepulse.errors import LakepulseError, UsageError
 from lakepulse.ingest import lake
-from lakepulse.ingest.batch import expectation_rows, fault_point, now_text
+from lakepulse.ingest.batch import expectation_rows, fault_point, now_text, run_concurrently
 from lakepulse.ingest.sources import SOURCES
 from lakepulse.refine import app_logs, billing, customers, events, prices, requests, weather
 from lakepulse.refine.common import Context, Unit
@@ -167,17 +169,23 @@ def run_step(spark: SparkSession, config: Config, step: Step, key: bytes) -> lis
         _record_state(spark, config, step, "planned")
     fault_point("refine-plan")
     ctx = Context(config, key, step.txn, step.run_id, step.recorded_at)
-    results, checks = [], []
-    for name, batch_ids in step.batches:
+    done: dict[str, tuple[StepResult, list]] = {}
+
+    def refine_unit(name: str, batch_ids: tuple[str, ...]) -> None:
         unit = UNIT_BY_NAME[name]
         bronze = bronze_rows(spark, config, unit, batch_ids)
         rows: dict[str, int] = {}
+        checks: list = []
         if bronze is not None:
             written = unit.step(spark, bronze, ctx)
-            rows = written.rows
-            checks += written.checks
+            rows, checks = written.rows, written.checks
         fault_point(f"refine:{name}")
-        results.append(StepResult(name, step.batch_id, len(batch_ids), rows))
+        done[name] = (StepResult(name, step.batch_id, len(batch_ids), rows), checks)
+
+    # Units write different silver tables, each write idempotent: they run from a few driver threads.
+    run_concurrently([functools.partial(refine_unit, name, ids) for name, ids in step.batches])
+    results = [done[name][0] for name, _ in step.batches]
+    checks = [check for name, _ in step.batches for check in done[name][1]]
     expectation_results = []
     for dataset, rules, outcome in checks:
         expectation_results += expectation_rows(
