@@ -42,5 +42,10 @@ lint: $(STAMP)
 	$(PY) -m ruff check libs jobs tests bench
 	$(PY) -m ruff format --check libs jobs tests bench
 
+## Benchmarks ingestion, growth with size, an incremental day and driver memory in one run, and rewrites
+## BENCHMARKS.md and bench/results.json (about 20-25 min on a quiet 2-core machine; ARGS="--help", "--scale 0.2").
+bench: jars
+	$(PY) -m bench $(ARGS)
+
 clean:
 	rm -rf build .lakepulse

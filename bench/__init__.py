@@ -1,0 +1,1 @@
+"""lakepulse's benchmark command (`make bench`, `python -m bench`): see bench/run.py and BENCHMARKS.md."""
