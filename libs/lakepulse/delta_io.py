@@ -65,6 +65,7 @@ def append(
 
 def recent_user_metadata(spark: SparkSession, path: str, commits: int) -> set[str]:
     """The user metadata of the table's last `commits` commits, read from the log's commit infos."""
+    # Bounded collect: at most `commits` rows of commit metadata, never table data.
     history = DeltaTable.forPath(spark, path).history(commits).select("userMetadata").collect()
     return {r["userMetadata"] for r in history if r["userMetadata"] is not None}
 
