@@ -6,7 +6,7 @@ The same pass the small-file guard applies after each write, for the whole lake 
 from __future__ import annotations
 
 import sys
-import time
+import threading
 
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
@@ -15,7 +15,7 @@ from lakepulse import delta_io
 from lakepulse.cli import job_parser, run
 from lakepulse.config import Config
 from lakepulse.errors import UsageError
-from lakepulse.maintenance import all_tables, maintain_table
+from lakepulse.maintenance import TableMaintenance, all_tables, maintain_tables
 
 LOG_SCHEMA = T.StructType(
     [
@@ -44,30 +44,33 @@ def body(args, config: Config, spark: SparkSession) -> int:
             )
         tables = [(name, path) for name, path in tables if name in args.table]
     retention = config.maintenance.vacuum_retention_hours if args.retain_hours is None else args.retain_hours
-    rows = []
     print(
         f"{'table':<32}{'files before':>14}{'bytes before':>16}{'files after':>13}{'bytes after':>15}  z-order"
     )
-    for name, path in tables:
-        started = time.monotonic()
-        result = maintain_table(spark, name, path, retention)
-        print(
-            f"{name:<32}{result.files_before:>14}{result.bytes_before:>16}{result.files_after:>13}"
-            f"{result.bytes_after:>15}  {','.join(result.zorder_by) or '-'}",
-            flush=True,
-        )
-        rows.append(
-            (
-                dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                name,
-                result.files_before,
-                result.bytes_before,
-                result.files_after,
-                result.bytes_after,
-                list(result.zorder_by),
-                time.monotonic() - started,
+    rows = []
+    lock = threading.Lock()
+
+    def done(result: TableMaintenance, seconds: float) -> None:  # called from the maintenance threads
+        with lock:
+            print(
+                f"{result.table:<32}{result.files_before:>14}{result.bytes_before:>16}{result.files_after:>13}"
+                f"{result.bytes_after:>15}  {','.join(result.zorder_by) or '-'}",
+                flush=True,
             )
-        )
+            rows.append(
+                (
+                    dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                    result.table,
+                    result.files_before,
+                    result.bytes_before,
+                    result.files_after,
+                    result.bytes_after,
+                    list(result.zorder_by),
+                    seconds,
+                )
+            )
+
+    maintain_tables(spark, tables, retention, done)
     if rows:
         delta_io.append(
             spark.createDataFrame(rows, LOG_SCHEMA), config.table_path("bronze", "maintenance_log")

@@ -20,6 +20,8 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
+from lakepulse import schemas
+
 UTC = dt.UTC
 START = dt.date(2026, 1, 1)
 DAYS = 28
@@ -44,70 +46,10 @@ COST_SPIKE = ("search", 20)
 # The day checkout serves no request at all (its billed cost that day is idle cost).
 NO_TRAFFIC = ("checkout", 9)
 
-EVENTS_SCHEMA = T.StructType(
-    [
-        T.StructField("event_id", T.StringType()),
-        T.StructField("event_ts", T.TimestampType()),
-        T.StructField("event_date", T.DateType()),
-        T.StructField("customer_key", T.StringType()),
-        T.StructField("session_id", T.StringType()),
-        T.StructField("event_type", T.StringType()),
-        T.StructField("device", T.StringType()),
-        T.StructField("lat", T.DoubleType()),
-        T.StructField("lon", T.DoubleType()),
-        T.StructField("promo_code", T.StringType()),
-        T.StructField("search_query", T.StringType()),
-        T.StructField("category", T.StringType()),
-        T.StructField("product_id", T.StringType()),
-        T.StructField("unit_price", T.DecimalType(12, 2)),
-        T.StructField("quantity", T.IntegerType()),
-        T.StructField("currency", T.StringType()),
-        T.StructField("page", T.StringType()),
-        T.StructField("plan", T.StringType()),
-        T.StructField("ticket_topic", T.StringType()),
-        T.StructField("app_version", T.StringType()),
-        T.StructField("ingested_at", T.TimestampType()),
-    ]
-)
-CUSTOMER_SCHEMA = T.StructType(
-    [
-        T.StructField("customer_key", T.StringType()),
-        T.StructField("signup_date", T.DateType()),
-        T.StructField("country", T.StringType()),
-        T.StructField("city", T.StringType()),
-        T.StructField("city_type", T.StringType()),
-        T.StructField("plan", T.StringType()),
-        T.StructField("acquisition_channel", T.StringType()),
-        T.StructField("age_band", T.StringType()),
-        T.StructField("email_hash", T.StringType()),
-        T.StructField("ip_prefix", T.StringType()),
-        T.StructField("updated_at", T.TimestampType()),
-    ]
-)
-PRICES_SCHEMA = T.StructType(
-    [
-        T.StructField("product_id", T.StringType()),
-        T.StructField("category", T.StringType()),
-        T.StructField("price", T.DecimalType(12, 2)),
-        T.StructField("currency", T.StringType()),
-        T.StructField("valid_from", T.TimestampType()),
-        T.StructField("valid_to", T.TimestampType()),
-    ]
-)
-REQUESTS_SCHEMA = T.StructType(
-    [
-        T.StructField("request_ts", T.TimestampType()),
-        T.StructField("request_date", T.DateType()),
-        T.StructField("service", T.StringType()),
-        T.StructField("method", T.StringType()),
-        T.StructField("path_template", T.StringType()),
-        T.StructField("status", T.IntegerType()),
-        T.StructField("bytes", T.LongType()),
-        T.StructField("latency_ms", T.IntegerType()),
-        T.StructField("client_ip_prefix", T.StringType()),
-        T.StructField("user_agent", T.StringType()),
-    ]
-)
+EVENTS_SCHEMA = schemas.nullable(schemas.SILVER_EVENTS)
+CUSTOMER_SCHEMA = schemas.nullable(schemas.SILVER_CUSTOMERS)
+PRICES_SCHEMA = schemas.nullable(schemas.SILVER_PRICES)
+REQUESTS_SCHEMA = schemas.nullable(schemas.SILVER_REQUESTS)
 COST = T.DecimalType(38, 11)
 BILLING_SCHEMA = T.StructType(
     [
@@ -125,16 +67,7 @@ BILLING_SCHEMA = T.StructType(
         T.StructField("charge_date", T.DateType()),
     ]
 )
-WEATHER_SCHEMA = T.StructType(
-    [
-        T.StructField("date", T.DateType()),
-        T.StructField("country", T.StringType()),
-        T.StructField("city", T.StringType()),
-        T.StructField("temp_c", T.DoubleType()),
-        T.StructField("precipitation_mm", T.DoubleType()),
-        T.StructField("condition", T.StringType()),
-    ]
-)
+WEATHER_SCHEMA = schemas.nullable(schemas.SILVER_WEATHER)
 SCHEMAS = {
     "events": (EVENTS_SCHEMA, ("event_date",)),
     "customers": (CUSTOMER_SCHEMA, ()),

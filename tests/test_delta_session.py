@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 from deltalake import DeltaTable as RustDeltaTable
 
@@ -13,6 +15,12 @@ def test_session_has_delta_extension_and_catalog(spark):
     assert "io.delta.sql.DeltaSparkSessionExtension" in conf.get("spark.sql.extensions")
     assert spark.conf.get("spark.sql.catalog.spark_catalog").endswith("DeltaCatalog")
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+
+
+def test_python_workers_run_the_drivers_interpreter(spark):
+    """Workers with another Python would miss the venv's pinned packages (pandas, pyarrow, mlflow)."""
+    seen = spark.sparkContext.parallelize([0], 1).map(lambda _: __import__("sys").executable).collect()
+    assert seen == [sys.executable]
 
 
 def test_idempotent_append_and_merge_read_back_by_delta_rs(spark, tmp_path):

@@ -111,11 +111,44 @@ def test_segment_auc_matches_scikit_learn_with_ties(scored_sample):
         part = frame[frame["segment"] == row.value]
         assert row.rows == len(part)
         assert row.roc_auc == pytest.approx(roc_auc_score(part["label"], part["tied"]), abs=1e-12)
+        assert row.roc_auc_se == pytest.approx(delong_se(part["tied"], part["label"]), rel=1e-9)
     aucs = [r.roc_auc for r in report.rows]
     assert report.gaps["segment"] == pytest.approx(max(aucs) - min(aucs))
     assert report.flagged == (("segment",) if report.gaps["segment"] > 0.01 else ())
+    lo, hi = min(report.rows, key=lambda r: r.roc_auc), max(report.rows, key=lambda r: r.roc_auc)
+    half = 1.96 * np.hypot(lo.roc_auc_se, hi.roc_auc_se)
+    assert report.gap_ci["segment"] == pytest.approx(
+        (report.gaps["segment"] - half, report.gaps["segment"] + half), abs=1e-4
+    )
     lenient = fairness.audit(df, ["segment"], 50, 1.0, "tied", "label")
     assert lenient.flagged == ()
+
+
+def delong_se(score: pd.Series, label: pd.Series) -> float:
+    """DeLong's standard error of the AUC from the full positive x negative comparison matrix."""
+    pos, neg = score[label == 1].to_numpy(), score[label == 0].to_numpy()
+    psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    v10, v01 = psi.mean(axis=1), psi.mean(axis=0)
+    return float(np.sqrt(v10.var(ddof=1) / len(pos) + v01.var(ddof=1) / len(neg)))
+
+
+def test_a_gap_between_equal_groups_is_marked_as_possible_noise(spark):
+    """Planted truth: two groups scored by the same rule (no real gap) and a third with a real one."""
+    rng = np.random.default_rng(11)
+    parts = []
+    for group, n, signal in (("same-a", 80, 1.0), ("same-b", 80, 1.0), ("weak", 4000, 0.0)):
+        label = (rng.uniform(0, 1, n) < 0.3).astype(float)
+        parts.append(
+            pd.DataFrame({"g": group, "label": label, "score": signal * label + rng.normal(0, 1, n)})
+        )
+    frame = pd.concat(parts, ignore_index=True)
+    df = spark.createDataFrame(frame)
+    small = fairness.audit(df.where("g != 'weak'"), ["g"], 20, 0.0, "score", "label")
+    assert small.flagged == ("g",) and small.uncertain == ("g",)  # any gap > 0, but within noise
+    real = fairness.audit(df.where("g != 'same-b'"), ["g"], 20, 0.05, "score", "label")
+    low, _ = real.gap_ci["g"]
+    assert real.flagged == ("g",) and low > 0.05 and real.uncertain == ()
+    assert any("may be noise" in line for line in small.lines())
 
 
 # --------------------------------------------------------------------------------------------------

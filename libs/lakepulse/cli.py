@@ -42,6 +42,8 @@ def job_parser(job: str, description: str | None) -> argparse.ArgumentParser:
 def configure_logging() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # py4j logs every closed callback connection (one per driver thread) at INFO: noise in job output.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 def run(job: str, parser: argparse.ArgumentParser, argv: Sequence[str] | None, body: JobBody) -> int:

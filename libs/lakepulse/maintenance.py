@@ -7,7 +7,11 @@ scheduled full pass on top of it.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from delta.tables import DeltaTable
@@ -15,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakepulse import delta_io
+from lakepulse import delta_io, threads
 from lakepulse.config import LAYERS, Config
 
 log = logging.getLogger("lakepulse.maintenance")
@@ -123,6 +127,7 @@ def crowded_partitions(spark: SparkSession, path: str) -> str | None:
 
 
 def maintain_table(spark: SparkSession, table: str, path: str, retention_hours: int) -> TableMaintenance:
+    """One table's pass; VACUUM below Delta's 7-day safety check needs `retention_check_lifted`."""
     files_before, bytes_before = live_footprint(spark, path)
     delta = DeltaTable.forPath(spark, path)
     zorder = zorder_columns(spark, table, path)
@@ -135,21 +140,50 @@ def maintain_table(spark: SparkSession, table: str, path: str, retention_hours: 
             zorder = ()
     else:
         delta.optimize().executeCompaction()
-    vacuum(spark, path, retention_hours)
+    delta.vacuum(float(retention_hours))
     files_after, bytes_after = live_footprint(spark, path)
     return TableMaintenance(table, files_before, bytes_before, files_after, bytes_after, zorder)
 
 
-def vacuum(spark: SparkSession, path: str, retention_hours: int) -> None:
-    """VACUUM; a retention below Delta's 7-day safety check is allowed only when configured so."""
+@contextlib.contextmanager
+def retention_check_lifted(spark: SparkSession, retention_hours: int) -> Iterator[None]:
+    """Allows a VACUUM retention below Delta's 7-day safety check, only when configured so, for the
+    duration of the block (a session setting: set once for all tables, not per table and thread)."""
     check = "spark.databricks.delta.retentionDurationCheck.enabled"
     previous = spark.conf.get(check, "true")
     if retention_hours < 168:
         spark.conf.set(check, "false")
     try:
-        DeltaTable.forPath(spark, path).vacuum(float(retention_hours))
+        yield
     finally:
         spark.conf.set(check, previous)
+
+
+def vacuum(spark: SparkSession, path: str, retention_hours: int) -> None:
+    with retention_check_lifted(spark, retention_hours):
+        DeltaTable.forPath(spark, path).vacuum(float(retention_hours))
+
+
+def maintain_tables(
+    spark: SparkSession,
+    tables: Sequence[tuple[str, str]],
+    retention_hours: int,
+    on_done: Callable[[TableMaintenance, float], None],
+) -> list[TableMaintenance]:
+    """Every table's pass, from a few driver threads (tables are independent; most of a small table's
+    time is driver work: log replay, listing, commit). `on_done(result, seconds)` reports each table as
+    it finishes; the results come back in the order of `tables`."""
+
+    def one(table: str, path: str) -> TableMaintenance:
+        started = time.monotonic()
+        result = maintain_table(spark, table, path, retention_hours)
+        on_done(result, time.monotonic() - started)
+        return result
+
+    with retention_check_lifted(spark, retention_hours):
+        return threads.run_concurrently(
+            [functools.partial(one, table, path) for table, path in tables], "maintain"
+        )
 
 
 def all_tables(spark: SparkSession, config: Config) -> list[tuple[str, str]]:

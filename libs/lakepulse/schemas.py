@@ -219,6 +219,13 @@ EXPECTATION_RESULTS = T.StructType(
     ]
 )
 
+
+def nullable(schema: T.StructType) -> T.StructType:
+    """The schema with every field nullable: for frames built from user data or test rows, which Spark
+    types as nullable whatever their content (a Delta write checks the table's own constraints)."""
+    return T.StructType([T.StructField(f.name, f.dataType, True, f.metadata) for f in schema.fields])
+
+
 # --- silver ----------------------------------------------------------------------------------------------
 
 SILVER_EVENTS = T.StructType(

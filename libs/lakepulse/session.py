@@ -8,6 +8,7 @@ puts the cached Delta jars on the classpath itself.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 
 from pyspark.sql import SparkSession
@@ -33,6 +34,9 @@ def build_session(
             .config("spark.jars", ",".join(str(p) for p in ensure_delta_jars()))
             .config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile=file:{LOG4J_CONF}")
         )
+        # Python workers run the driver's interpreter (the venv and its pinned packages), not whatever
+        # `python3` comes first on the PATH. SparkContext reads this from the environment only.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in spark_conf_for(config, extra).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()

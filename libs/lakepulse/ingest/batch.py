@@ -32,15 +32,14 @@ import logging
 import os
 import re
 import signal
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lakepulse import delta_io, expectations, schemas
+from lakepulse import delta_io, expectations, schemas, threads
 from lakepulse.config import Config
 from lakepulse.errors import LakepulseError
 from lakepulse.ingest import files as landing
@@ -433,23 +432,6 @@ def write_plan(spark: SparkSession, config: Config, plan: Plan) -> None:
         )
 
 
-# Driver threads that submit one batch's independent work (the sources' classifications, then the writes
-# of step 3) at once: a source's Spark jobs run while another's wait on a commit, a plan or a listing.
-THREADS = 4
-
-
-def run_concurrently(work: Sequence[Callable[[], None]]) -> None:
-    """Runs every callable from a few driver threads; once all are done, raises the first failure."""
-    if len(work) <= 1:
-        for w in work:
-            w()
-        return
-    with ThreadPoolExecutor(max_workers=min(THREADS, len(work)), thread_name_prefix="ingest") as pool:
-        futures = [pool.submit(w) for w in work]
-    for f in futures:
-        f.result()
-
-
 def run_batch(spark: SparkSession, config: Config, plan: Plan, resumed: bool) -> list[Audit]:
     """Classifies and commits one batch (see the module docstring); returns one audit per source."""
     started_at = now_text()
@@ -459,7 +441,7 @@ def run_batch(spark: SparkSession, config: Config, plan: Plan, resumed: bool) ->
         def classify_one(name: str) -> None:
             results.append(classify(spark, config, SOURCES[name], plan))  # unpersisted below, even on failure
 
-        run_concurrently([functools.partial(classify_one, name) for name in plan.sources()])
+        threads.run_concurrently([functools.partial(classify_one, name) for name in plan.sources()], "ingest")
         order = list(SOURCES)
         results.sort(key=lambda c: order.index(c.source.name))
         if not resumed:
@@ -519,7 +501,7 @@ def run_batch(spark: SparkSession, config: Config, plan: Plan, resumed: bool) ->
 
         # Step 3: different tables, each write idempotent; the audit (step 4) only once all are committed.
         writes = [functools.partial(write_bronze, c) for c in results]
-        run_concurrently([*writes, write_quarantine, write_expectation_results])
+        threads.run_concurrently([*writes, write_quarantine, write_expectation_results], "ingest")
 
         audits = [c.audit(plan) for c in results]
         finished_at = now_text()

@@ -20,9 +20,8 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
-from lakepulse import delta_io
+from lakepulse import delta_io, schemas
 from lakepulse.config import Config
 from lakepulse.errors import ConfigError, LakepulseError
 from lakepulse.privacy import pseudonym_key, pseudonymise
@@ -30,67 +29,11 @@ from lakepulse.privacy import pseudonym_key, pseudonymise
 MARKER = "_byod"  # a one-row Delta table at the lake root: this lake holds BYOD data
 
 # docs/silver.md: silver/events.
-EVENTS_SCHEMA = T.StructType(
-    [
-        T.StructField("event_id", T.StringType()),
-        T.StructField("event_ts", T.TimestampType()),
-        T.StructField("event_date", T.DateType()),
-        T.StructField("customer_key", T.StringType()),
-        T.StructField("session_id", T.StringType()),
-        T.StructField("event_type", T.StringType()),
-        T.StructField("device", T.StringType()),
-        T.StructField("lat", T.DoubleType()),
-        T.StructField("lon", T.DoubleType()),
-        T.StructField("promo_code", T.StringType()),
-        T.StructField("search_query", T.StringType()),
-        T.StructField("category", T.StringType()),
-        T.StructField("product_id", T.StringType()),
-        T.StructField("unit_price", T.DecimalType(12, 2)),
-        T.StructField("quantity", T.IntegerType()),
-        T.StructField("currency", T.StringType()),
-        T.StructField("page", T.StringType()),
-        T.StructField("plan", T.StringType()),
-        T.StructField("ticket_topic", T.StringType()),
-        T.StructField("app_version", T.StringType()),
-        T.StructField("ingested_at", T.TimestampType()),
-    ]
-)
+EVENTS_SCHEMA = schemas.nullable(schemas.SILVER_EVENTS)
 # docs/silver.md: silver/customers and silver/customer_history.
-CUSTOMERS_SCHEMA = T.StructType(
-    [
-        T.StructField("customer_key", T.StringType()),
-        T.StructField("signup_date", T.DateType()),
-        T.StructField("country", T.StringType()),
-        T.StructField("city", T.StringType()),
-        T.StructField("city_type", T.StringType()),
-        T.StructField("plan", T.StringType()),
-        T.StructField("acquisition_channel", T.StringType()),
-        T.StructField("age_band", T.StringType()),
-        T.StructField("email_hash", T.StringType()),
-        T.StructField("ip_prefix", T.StringType()),
-        T.StructField("updated_at", T.TimestampType()),
-    ]
-)
-PRICES_SCHEMA = T.StructType(
-    [
-        T.StructField("product_id", T.StringType()),
-        T.StructField("category", T.StringType()),
-        T.StructField("price", T.DecimalType(12, 2)),
-        T.StructField("currency", T.StringType()),
-        T.StructField("valid_from", T.TimestampType()),
-        T.StructField("valid_to", T.TimestampType()),
-    ]
-)
-WEATHER_SCHEMA = T.StructType(
-    [
-        T.StructField("date", T.DateType()),
-        T.StructField("country", T.StringType()),
-        T.StructField("city", T.StringType()),
-        T.StructField("temp_c", T.DoubleType()),
-        T.StructField("precipitation_mm", T.DoubleType()),
-        T.StructField("condition", T.StringType()),
-    ]
-)
+CUSTOMERS_SCHEMA = schemas.nullable(schemas.SILVER_CUSTOMERS)
+PRICES_SCHEMA = schemas.nullable(schemas.SILVER_PRICES)
+WEATHER_SCHEMA = schemas.nullable(schemas.SILVER_WEATHER)
 
 
 def with_path(config: Config, path: str | None) -> Config:

@@ -734,12 +734,16 @@ def train(spark: SparkSession, config: Config) -> ChurnRun:
             )
             for segment, gap in report.gaps.items():
                 metrics[f"fairness.{segment}.auc_gap"] = gap
+            for segment, (ci_low, ci_high) in report.gap_ci.items():
+                metrics[f"fairness.{segment}.auc_gap_ci_low"] = ci_low
+                metrics[f"fairness.{segment}.auc_gap_ci_high"] = ci_high
             for r in report.rows:
                 if r.audited:
                     metrics[f"fairness.{r.segment}.{_metric_key(r.value)}.roc_auc"] = r.roc_auc
             metrics["fairness.largest_auc_gap"] = report.largest_gap
             metrics["fairness.flagged_segments"] = float(len(report.flagged))
             mlflow.set_tag("fairness.flagged", ",".join(report.flagged) or "none")
+            mlflow.set_tag("fairness.may_be_noise", ",".join(report.uncertain) or "none")
             mlflow.log_text(report.csv(), "fairness/segments.csv")
             mlflow.log_text("\n".join(report.lines()) + "\n", "fairness/summary.txt")
             mlflow.log_metrics(

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakepulse import delta_io, privacy, schemas
+from lakepulse import delta_io, privacy, schemas, threads
 from lakepulse.config import Config
 from lakepulse.errors import LakepulseError, UsageError
 from lakepulse.ingest import lake
-from lakepulse.ingest.batch import expectation_rows, fault_point, now_text, run_concurrently
+from lakepulse.ingest.batch import expectation_rows, fault_point, now_text
 from lakepulse.ingest.sources import SOURCES
 from lakepulse.refine import app_logs, billing, customers, events, prices, requests, weather
 from lakepulse.refine.common import Context, Unit
@@ -183,7 +183,9 @@ def run_step(spark: SparkSession, config: Config, step: Step, key: bytes) -> lis
         done[name] = (StepResult(name, step.batch_id, len(batch_ids), rows), checks)
 
     # Units write different silver tables, each write idempotent: they run from a few driver threads.
-    run_concurrently([functools.partial(refine_unit, name, ids) for name, ids in step.batches])
+    threads.run_concurrently(
+        [functools.partial(refine_unit, name, ids) for name, ids in step.batches], "refine"
+    )
     results = [done[name][0] for name, _ in step.batches]
     checks = [check for name, _ in step.batches for check in done[name][1]]
     expectation_results = []
