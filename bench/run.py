@@ -487,7 +487,7 @@ class Bench:
         r["machine"]["load_average_at_end"] = list(os.getloadavg())
         r["summary"] = report.evaluate(r)
         Path(self.args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(self.args.json).write_text(json.dumps(r, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        report.write_results(r, Path(self.args.json))
         Path(self.args.output).write_text(report.render(r, json_path=self.args.json), encoding="utf-8")
         self.log(
             f"bench: wrote {self.args.output} and {self.args.json} in {r['elapsed_seconds'] / 60:.1f} min"

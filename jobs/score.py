@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from lakepulse.cli import job_parser, run
+from lakepulse.cli import add_byod_argument, job_parser, run
 
 
 def body(args, config, spark) -> int:
@@ -39,13 +39,8 @@ def body(args, config, spark) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = job_parser("score", __doc__)
-    parser.add_argument(
-        "--byod",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="CSV",
-        help="rebuild the features from your own transactions CSV first (config section byod)",
+    add_byod_argument(
+        parser, "rebuild the features from your own transactions CSV first (config section byod)"
     )
     return run("score", parser, argv, body)
 

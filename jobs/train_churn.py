@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from lakepulse.cli import job_parser, run
+from lakepulse.cli import add_byod_argument, job_parser, run
 
 SHOWN = (
     "test_roc_auc",
@@ -50,13 +50,9 @@ def body(args, config, spark) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = job_parser("train_churn", __doc__)
-    parser.add_argument(
-        "--byod",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="CSV",
-        help="train on your own transactions CSV (mapping in config section byod; CSV defaults to byod.path)",
+    add_byod_argument(
+        parser,
+        "train on your own transactions CSV (mapping in config section byod; CSV defaults to byod.path)",
     )
     return run("train_churn", parser, argv, body)
 

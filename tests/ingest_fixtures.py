@@ -383,12 +383,9 @@ _LAKES: dict[str, tuple[Path, Truth]] = {}
 
 
 def job(name: str):
-    import importlib.util
+    from tests.conftest import load_job
 
-    spec = importlib.util.spec_from_file_location(f"job_{name}", JOBS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_job(name)
 
 
 def job_args(home: Path, *extra: str) -> list[str]:

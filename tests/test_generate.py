@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gzip
-import importlib.util
 import json
 import re
 import zlib
@@ -23,7 +22,7 @@ import pytest
 
 from lakepulse.config import PROJECT_ROOT
 from lakepulse.generate import GenerateParams, generate_all
-from tests.conftest import make_config
+from tests.conftest import load_job, make_config
 
 CUSTOMERS, DAYS, START = 400, 14, dt.date(2026, 1, 1)
 SOURCES = ("customers", "events", "prices", "access_logs", "app_logs", "billing", "weather")
@@ -42,14 +41,7 @@ ACCESS_LINE = re.compile(
 FOCUS_SAMPLE = PROJECT_ROOT.parent / "shared" / "data" / "focus-1.0" / "focus_sample.csv"
 
 
-def _job_main():
-    spec = importlib.util.spec_from_file_location("job_generate", PROJECT_ROOT / "jobs" / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
-main = _job_main()
+main = load_job("generate").main
 
 
 def _args(home: Path, *extra: str) -> list[str]:

@@ -39,6 +39,11 @@ def job_parser(job: str, description: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+def add_byod_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """`--byod [CSV]`: the user's own transactions (docs/models.md); without CSV, `byod.path` is read."""
+    parser.add_argument("--byod", nargs="?", const="", default=None, metavar="CSV", help=help)
+
+
 def configure_logging() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
