@@ -30,10 +30,9 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 	  else echo "make: chromium missing: run 'sudo apt-get install chromium' (needed by the report test)" >&2; exit 1; fi; }
 
-## Runs the whole test suite, on two workers (TEST_WORKERS=0 for one process; ARGS for pytest options).
-TEST_WORKERS ?= 2
+## Runs the whole test suite.
 test: jars browser
-	$(PY) -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder) $(ARGS)
+	$(PY) -m pytest $(ARGS)
 
 ## Starts the MLflow server and UI on 127.0.0.1 over the local store (ARGS="--port 5001" for another port).
 mlflow-ui: $(STAMP)

@@ -29,7 +29,6 @@ RUNTIME = [
 
 DEV = [
     "pytest==9.2.0",
-    "pytest-xdist==3.8.0",  # make test: two workers, one Spark session each (tests/conftest.py)
     "ruff==0.17.5",
     "deltalake==1.6.6",  # independent (delta-rs) reader for cross-checks in tests
     "duckdb==2.0.0",  # independent oracle for gold-table tests

@@ -395,6 +395,7 @@ def render(results: dict, json_path: str = "bench/results.json") -> str:
     w(f"- **Run**: {results.get('started_at', '?')} to {results.get('finished_at', '?')} (UTC), "
       f"{_f((results.get('elapsed_seconds') or 0) / 60)} min")  # fmt: skip
     w(f"- **Command**: `{results.get('command', '?')}`")
+    w(f"- **Code**: commit {results.get('code', 'not recorded')}")
     w(
         f"- **Sizes**: 1x = {p.get('customers_1x')} customers over {p.get('days')} days (seed {p.get('seed')}, "
         f"bad-record rate {p.get('bad_record_rate')}); growth sizes {p.get('sizes')}; "

@@ -124,6 +124,20 @@ def _gib(kib: int | None) -> str:
     return "?" if kib is None else f"{kib / 1024 / 1024:.2f} GiB"
 
 
+def code_version() -> str:
+    """The commit measured, and whether the working tree differed from it (figures belong to code)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short=12", "HEAD")
+    if not commit:
+        return "unknown (not a git checkout)"
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", "libs", "jobs", "conf", "bench")
+    return f"{commit}" + (" with uncommitted changes to libs/jobs/conf/bench" if changed else "")
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace, argv: list[str]) -> None:
         self.args = args
@@ -137,6 +151,7 @@ class Bench:
         self.failures: list[str] = []
         self.results: dict = {
             "command": " ".join(["python -m bench", *argv]).strip(),
+            "code": code_version(),
             "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "parameters": {
                 "customers_1x": args.base_customers,

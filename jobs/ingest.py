@@ -12,22 +12,17 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from lakepulse.cli import job_parser, run
+from lakepulse.cli import add_stream_arguments, job_parser, run, trigger_interval
 from lakepulse.config import Config
-from lakepulse.errors import UsageError
 from lakepulse.ingest import runner
 from lakepulse.ingest.sources import SOURCES
 
 
 def body(args: argparse.Namespace, config: Config, spark: SparkSession) -> int:
-    if args.trigger_interval is not None and not args.stream:
-        raise UsageError("--trigger-interval needs --stream")
+    interval = trigger_interval(args, config.ingest.trigger_interval)
     request = runner.resolve(config, args.source, args.path)
     run_id = runner.new_run_id()
     if args.stream:
-        interval = args.trigger_interval
-        if interval == "":
-            interval = config.ingest.trigger_interval
         runner.run_stream_mode(spark, config, request, run_id, interval)
     else:
         runner.run_batch_mode(spark, config, request, run_id)
@@ -40,15 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--path", help="read this file or folder instead of the source's landing folder (needs --source)"
     )
-    parser.add_argument(
-        "--stream", action="store_true", help="run as Structured Streaming (default trigger: availableNow)"
-    )
-    parser.add_argument(
-        "--trigger-interval",
-        nargs="?",
-        const="",
-        metavar="INTERVAL",
-        help="with --stream: run continuously with this processing-time trigger, e.g. '1 minute' "
+    add_stream_arguments(
+        parser,
+        "run as Structured Streaming (default trigger: availableNow)",
+        "with --stream: run continuously with this processing-time trigger, e.g. '1 minute' "
         "(no value: ingest.trigger_interval)",
     )
     return run("ingest", parser, argv, body)

@@ -11,23 +11,18 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from lakepulse.cli import job_parser, run
+from lakepulse.cli import add_stream_arguments, job_parser, run, trigger_interval
 from lakepulse.config import Config
-from lakepulse.errors import UsageError
 from lakepulse.ingest.runner import new_run_id
 from lakepulse.ingest.sources import SOURCES
 from lakepulse.refine import runner
 
 
 def body(args: argparse.Namespace, config: Config, spark: SparkSession) -> int:
-    if args.trigger_interval is not None and not args.stream:
-        raise UsageError("--trigger-interval needs --stream")
+    interval = trigger_interval(args, config.ingest.trigger_interval)
     units = runner.units_for(args.source)
     run_id = new_run_id()
     if args.stream:
-        interval = args.trigger_interval
-        if interval == "":
-            interval = config.ingest.trigger_interval
         runner.refine_stream(spark, config, units, run_id, interval)
     else:
         runner.refine(spark, config, units, run_id)
@@ -39,15 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--source", choices=list(SOURCES), help="refine one source's silver table(s) (default: all)"
     )
-    parser.add_argument(
-        "--stream", action="store_true", help="run as Structured Streaming over bronze/ingest_audit"
-    )
-    parser.add_argument(
-        "--trigger-interval",
-        nargs="?",
-        const="",
-        metavar="INTERVAL",
-        help="with --stream: run continuously with this processing-time trigger (no value: ingest.trigger_interval)",
+    add_stream_arguments(
+        parser,
+        "run as Structured Streaming over bronze/ingest_audit",
+        "with --stream: run continuously with this processing-time trigger (no value: ingest.trigger_interval)",
     )
     return run("refine", parser, argv, body)
 

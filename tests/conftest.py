@@ -38,21 +38,6 @@ def make_config(home: Path, *extra: str, env: str = "local"):
     )
 
 
-PIPELINE_GROUP = "pipeline"
-
-
-def pytest_collection_modifyitems(config, items):
-    """Work units for pytest-xdist (`make test` runs `-n 2 --dist loadgroup`): a module's tests stay on
-    one worker, so its module-scoped fixtures run once; the modules that use the shared `pipeline_lake`
-    run form one unit, placed first because it is the longest (one worker starts it while the other
-    takes the remaining modules). Each worker has its own session, built by the same factory."""
-    shared = {item.module.__name__ for item in items if "pipeline_lake" in getattr(item, "fixturenames", ())}
-    for item in items:
-        module = item.module.__name__
-        item.add_marker(pytest.mark.xdist_group(PIPELINE_GROUP if module in shared else module))
-    items.sort(key=lambda item: item.module.__name__ not in shared)  # stable: collection order otherwise
-
-
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     from lakepulse.session import build_session

@@ -44,6 +44,19 @@ def add_byod_argument(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--byod", nargs="?", const="", default=None, metavar="CSV", help=help)
 
 
+def add_stream_arguments(parser: argparse.ArgumentParser, stream_help: str, interval_help: str) -> None:
+    """`--stream` (availableNow by default) and `--trigger-interval [INTERVAL]` (a processing-time trigger)."""
+    parser.add_argument("--stream", action="store_true", help=stream_help)
+    parser.add_argument("--trigger-interval", nargs="?", const="", metavar="INTERVAL", help=interval_help)
+
+
+def trigger_interval(args: argparse.Namespace, default: str) -> str | None:
+    """The stream's processing-time interval: None for availableNow, `default` for a bare --trigger-interval."""
+    if args.trigger_interval is not None and not args.stream:
+        raise UsageError("--trigger-interval needs --stream")
+    return default if args.trigger_interval == "" else args.trigger_interval
+
+
 def configure_logging() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
