@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import time
+from pathlib import Path
 
 import pyarrow as pa
 from deltalake import DeltaTable as RustDeltaTable
@@ -138,3 +141,32 @@ def test_zorder_rewrites_only_partitions_with_several_files(spark, tmp_path):
     assert len([u for u in after.file_uris() if "event_date=2026-01-01" in u]) == 1
     optimize = [h for h in after.history() if h["operation"] == "OPTIMIZE"]
     assert "2026-01-01" in str(optimize[0]["operationParameters"]) and "customer_key" in str(optimize[0])
+
+
+def test_vacuum_keeps_removed_files_for_exactly_the_configured_retention(spark, tmp_path):
+    """Files no table version references, aged 1 hour, 2 days and 10 days: a 30-day retention keeps all
+    three and a 1-day retention deletes the two older ones. (Delta 4 ignores VACUUM's own retention
+    argument unless it is 0 and keeps its one-week default instead, which would delete the 10-day
+    file in the first run and keep the 2-day one in the second.)"""
+    home = tmp_path / "home"
+    path = make_config(home).table_path("silver", "weather")
+    with guard(spark, make_config(home), enabled=False):
+        delta_io.append(spark.createDataFrame([("Paris", 1.5)], "city STRING, temp DOUBLE"), path)
+    now = time.time()
+    ages = {"part-orphan-1h.parquet": 1, "part-orphan-2d.parquet": 48, "part-orphan-10d.parquet": 240}
+    for name, hours in ages.items():
+        orphan = Path(path) / name
+        orphan.write_bytes(b"not referenced by any version")
+        os.utime(orphan, (now - hours * 3600, now - hours * 3600))
+
+    def left() -> set[str]:
+        return {name for name in ages if (Path(path) / name).exists()}
+
+    assert load_job("maintain").main([f"--set=paths.home={home}", "--retain-hours", "720"]) == 0
+    assert left() == set(ages)
+    assert load_job("maintain").main([f"--set=paths.home={home}", "--retain-hours", "24"]) == 0
+    assert left() == {"part-orphan-1h.parquet"}
+    assert RustDeltaTable(path).metadata().configuration["delta.deletedFileRetentionDuration"] == (
+        "interval 24 hours"
+    )
+    assert RustDeltaTable(path).to_pandas()["city"].tolist() == ["Paris"]  # the live file stays

@@ -46,11 +46,31 @@ class TableMaintenance:
     zorder_by: tuple[str, ...]
 
 
-def live_footprint(spark: SparkSession, path: str) -> tuple[int, int]:
-    """Data files and bytes of the table's current version: what a reader scans. Files replaced by
-    OPTIMIZE stay on storage for time travel until VACUUM's retention passes; they are not counted."""
-    detail = DeltaTable.forPath(spark, path).detail().select("numFiles", "sizeInBytes").first()
-    return int(detail["numFiles"] or 0), int(detail["sizeInBytes"] or 0)
+@dataclass(frozen=True)
+class TableDetail:
+    """What one `DESCRIBE DETAIL` says of the table's current version: its live data files and bytes
+    (what a reader scans; files replaced by OPTIMIZE stay on storage until VACUUM, uncounted), its
+    partition columns and its properties."""
+
+    files: int
+    bytes: int
+    partition_columns: tuple[str, ...]
+    properties: dict[str, str]
+
+
+def table_detail(spark: SparkSession, path: str) -> TableDetail:
+    row = (
+        DeltaTable.forPath(spark, path)
+        .detail()
+        .select("numFiles", "sizeInBytes", "partitionColumns", "properties")
+        .first()
+    )
+    return TableDetail(
+        int(row["numFiles"] or 0),
+        int(row["sizeInBytes"] or 0),
+        tuple(row["partitionColumns"] or ()),
+        dict(row["properties"] or {}),
+    )
 
 
 def stats_columns(table: DataFrame, properties: dict[str, str]) -> list[str]:
@@ -68,7 +88,7 @@ def stats_columns(table: DataFrame, properties: dict[str, str]) -> list[str]:
     return out
 
 
-def zorder_columns(spark: SparkSession, table: str, path: str) -> tuple[str, ...]:
+def zorder_columns(spark: SparkSession, table: str, path: str, detail: TableDetail) -> tuple[str, ...]:
     """The configured Z-order columns that exist in the table and are not partition columns.
 
     Z-ordering clusters files by a column so that min/max statistics can skip them; a wide table
@@ -79,10 +99,9 @@ def zorder_columns(spark: SparkSession, table: str, path: str) -> tuple[str, ...
     wanted = ZORDER_BY.get(table, ())
     if not wanted:
         return ()
-    detail = DeltaTable.forPath(spark, path).detail().select("partitionColumns", "properties").first()
     frame = spark.read.format("delta").load(path)
-    chosen = tuple(c for c in wanted if c in frame.columns and c not in set(detail["partitionColumns"]))
-    with_stats = stats_columns(frame, dict(detail["properties"] or {}))
+    chosen = tuple(c for c in wanted if c in frame.columns and c not in set(detail.partition_columns))
+    with_stats = stats_columns(frame, detail.properties)
     missing = [c for c in chosen if c not in with_stats]
     if missing:
         columns = ",".join([*with_stats, *missing])
@@ -93,7 +112,7 @@ def zorder_columns(spark: SparkSession, table: str, path: str) -> tuple[str, ...
     return chosen
 
 
-def crowded_partitions(spark: SparkSession, path: str) -> str | None:
+def crowded_partitions(spark: SparkSession, path: str, columns: Sequence[str]) -> str | None:
     """A predicate selecting the partitions that hold more than one data file ("" for an unpartitioned
     table that does), or None when there is none.
 
@@ -102,7 +121,6 @@ def crowded_partitions(spark: SparkSession, path: str) -> str | None:
     history after the small-file guard) would cost a full rewrite of the table and skip nothing more.
     Reads only the files' metadata (partition values and paths), no data column.
     """
-    columns = DeltaTable.forPath(spark, path).detail().select("partitionColumns").first()[0]
     files = (
         spark.read.format("delta").load(path).select(*columns, F.col("_metadata.file_path").alias("_file"))
     )
@@ -127,22 +145,58 @@ def crowded_partitions(spark: SparkSession, path: str) -> str | None:
 
 
 def maintain_table(spark: SparkSession, table: str, path: str, retention_hours: int) -> TableMaintenance:
-    """One table's pass; VACUUM below Delta's 7-day safety check needs `retention_check_lifted`."""
-    files_before, bytes_before = live_footprint(spark, path)
+    """One table's pass; VACUUM below Delta's 7-day safety check needs `retention_check_lifted`.
+
+    The footprint after it is the one before plus what OPTIMIZE reports having added and removed
+    (VACUUM changes no live file): a second `DESCRIBE DETAIL` would rebuild the table state of the
+    versions VACUUM itself commits (its start and end), for nothing.
+    """
+    detail = table_detail(spark, path)
     delta = DeltaTable.forPath(spark, path)
-    zorder = zorder_columns(spark, table, path)
+    zorder = zorder_columns(spark, table, path, detail)
+    optimized = None
     if zorder:
-        crowded = crowded_partitions(spark, path)
+        crowded = crowded_partitions(spark, path, detail.partition_columns)
         if crowded is not None:  # None: no partition holds more than one file, nothing to cluster
             optimize = delta.optimize() if crowded == "" else delta.optimize().where(crowded)
-            optimize.executeZOrderBy(*zorder)
+            optimized = optimize.executeZOrderBy(*zorder)
         else:
             zorder = ()
     else:
-        delta.optimize().executeCompaction()
-    delta.vacuum(float(retention_hours))
-    files_after, bytes_after = live_footprint(spark, path)
-    return TableMaintenance(table, files_before, bytes_before, files_after, bytes_after, zorder)
+        optimized = delta.optimize().executeCompaction()
+    files_after, bytes_after = detail.files, detail.bytes
+    if optimized is not None:
+        m = optimized.select("metrics.*").first()
+        files_after += int(m["numFilesAdded"]) - int(m["numFilesRemoved"])
+        bytes_after += int(m["filesAdded"]["totalSize"] or 0) - int(m["filesRemoved"]["totalSize"] or 0)
+    vacuum_table(spark, path, retention_hours, detail.properties)
+    return TableMaintenance(table, detail.files, detail.bytes, files_after, bytes_after, zorder)
+
+
+RETENTION_PROPERTY = "delta.deletedFileRetentionDuration"
+DEFAULT_RETENTION_HOURS = 168  # Delta's default for the property: "interval 1 week"
+
+
+def vacuum_table(
+    spark: SparkSession, path: str, retention_hours: int, properties: dict[str, str] | None = None
+) -> None:
+    """VACUUM keeping `retention_hours` of removed files.
+
+    Delta 4 ignores VACUUM's RETAIN argument unless it is 0 (with a warning, then it keeps the table's
+    `delta.deletedFileRetentionDuration`, one week by default), so a configured retention of, say,
+    30 days would silently become 7. The retention is therefore written into that property when it
+    differs (one commit, the first time), and VACUUM runs without an argument; 0 is passed as such.
+    """
+    if retention_hours == 0:
+        DeltaTable.forPath(spark, path).vacuum(0.0)
+        return
+    if properties is None:
+        properties = table_detail(spark, path).properties
+    wanted = f"interval {retention_hours} hours"
+    current = properties.get(RETENTION_PROPERTY)
+    if current != wanted and not (current is None and retention_hours == DEFAULT_RETENTION_HOURS):
+        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('{RETENTION_PROPERTY}' = '{wanted}')")
+    DeltaTable.forPath(spark, path).vacuum()
 
 
 @contextlib.contextmanager
@@ -161,7 +215,7 @@ def retention_check_lifted(spark: SparkSession, retention_hours: int) -> Iterato
 
 def vacuum(spark: SparkSession, path: str, retention_hours: int) -> None:
     with retention_check_lifted(spark, retention_hours):
-        DeltaTable.forPath(spark, path).vacuum(float(retention_hours))
+        vacuum_table(spark, path, retention_hours)
 
 
 def maintain_tables(
