@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +123,33 @@ def test_segment_auc_matches_scikit_learn_with_ties(scored_sample):
     )
     lenient = fairness.audit(df, ["segment"], 50, 1.0, "tied", "label")
     assert lenient.flagged == ()
+
+
+def test_segment_values_of_one_class_get_no_auc_and_do_not_fail(spark, scored_sample):
+    """A country whose customers all stayed (or all churned) has no AUC; the audit goes on without it."""
+    frame, _ = scored_sample
+    rng = np.random.default_rng(5)
+    one_class = pd.DataFrame(
+        {
+            "segment": ["only-stayed"] * 30 + ["only-churned"] * 30,
+            "label": [0.0] * 30 + [1.0] * 30,
+            "score": rng.uniform(0.001, 0.999, 60),
+        }
+    )
+    frame = pd.concat([frame[["segment", "label", "score"]], one_class], ignore_index=True)
+    report = fairness.audit(spark.createDataFrame(frame), ["segment"], 20, 0.1, "score", "label")
+    by_value = {r.value: r for r in report.rows}
+    assert set(by_value) == set(frame["segment"])
+    for value in ("only-stayed", "only-churned"):
+        assert math.isnan(by_value[value].roc_auc) and not by_value[value].audited, value
+    two_class = [v for v in by_value if not v.startswith("only-")]
+    for value in two_class:  # the others are audited as before
+        part = frame[frame["segment"] == value]
+        assert by_value[value].roc_auc == pytest.approx(
+            roc_auc_score(part["label"], part["score"]), abs=1e-12
+        )
+    aucs = [by_value[v].roc_auc for v in two_class]
+    assert report.gaps["segment"] == pytest.approx(max(aucs) - min(aucs))
 
 
 def delong_se(score: pd.Series, label: pd.Series) -> float:

@@ -129,9 +129,10 @@ def segment_auc(scored: DataFrame, segments: Sequence[str], score: str, label: s
         F.sum(neg).over(ties).alias("neg_tied"),
     )
     # Placement: a positive's share of negatives below it, a negative's share of positives above it.
+    # NULL for a value whose rows are all of one class (no AUC there; ANSI mode would fail on the 0).
     placement = F.when(
-        F.col("y") == 1, (F.col("neg_upto") - F.col("neg_tied") / 2) / F.col("n_neg")
-    ).otherwise((F.col("n_pos") - F.col("pos_upto") + F.col("pos_tied") / 2) / F.col("n_pos"))
+        F.col("y") == 1, F.try_divide(F.col("neg_upto") - F.col("neg_tied") / 2, F.col("n_neg"))
+    ).otherwise(F.try_divide(F.col("n_pos") - F.col("pos_upto") + F.col("pos_tied") / 2, F.col("n_pos")))
     agg = (
         counted.select("segment", "value", "s", "y", placement.alias("v"))
         .groupBy("segment", "value")
