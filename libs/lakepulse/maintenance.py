@@ -145,7 +145,7 @@ def crowded_partitions(spark: SparkSession, path: str, columns: Sequence[str]) -
 
 
 def maintain_table(spark: SparkSession, table: str, path: str, retention_hours: int) -> TableMaintenance:
-    """One table's pass; VACUUM below Delta's 7-day safety check needs `retention_check_lifted`.
+    """One table's pass; a retention of 0 hours needs `retention_check_lifted`.
 
     The footprint after it is the one before plus what OPTIMIZE reports having added and removed
     (VACUUM changes no live file): a second `DESCRIBE DETAIL` would rebuild the table state of the
@@ -201,11 +201,12 @@ def vacuum_table(
 
 @contextlib.contextmanager
 def retention_check_lifted(spark: SparkSession, retention_hours: int) -> Iterator[None]:
-    """Allows a VACUUM retention below Delta's 7-day safety check, only when configured so, for the
-    duration of the block (a session setting: set once for all tables, not per table and thread)."""
+    """Allows VACUUM with a retention of 0 hours (an explicit purge, e.g. after an erasure), which Delta's
+    safety check refuses, for the duration of the block (a session setting: set once for all tables, not
+    per table and thread)."""
     check = "spark.databricks.delta.retentionDurationCheck.enabled"
     previous = spark.conf.get(check, "true")
-    if retention_hours < 168:
+    if retention_hours == 0:  # other retentions go through the table property, which the check accepts
         spark.conf.set(check, "false")
     try:
         yield
