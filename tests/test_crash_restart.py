@@ -1,8 +1,13 @@
 """A run killed midway (a real SIGKILL of a real process) and restarted ends with the same tables.
 
-The killed run is `jobs/<job>.py` in a subprocess; `LAKEPULSE_FAULT_AFTER=<step>` makes it kill itself
-right after a named write, or the test kills it as soon as its first bronze commit appears. The
-restart and the uninterrupted reference run in this process, over identical landing files.
+The killed runs are `jobs/<job>.py` in subprocesses; `LAKEPULSE_FAULT_AFTER=<step>` makes one kill
+itself right after a named write, or a watcher kills it as soon as its first bronze commit appears.
+Restarts and the uninterrupted reference run in this process, over identical landing files.
+
+The module's runs follow one timeline (`runs`), and the tests check what it observed: both killed
+ingests start first, so their JVMs come up while this process computes the reference (one JVM rarely
+keeps both cores busy), and the killed refine starts on the restarted ingest's lake while the
+externally killed ingest is restarted here. Each killed run has its own folder.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -30,11 +37,15 @@ VOLATILE = (
     "mode",
     "modified_at",
 )
+TIMEOUT = 900
 
 
 def spawn(job: str, home: Path, *extra: str, fault: str | None = None) -> subprocess.Popen:
     env = dict(os.environ)
     env.pop("LAKEPULSE_HOME", None)
+    # A run that is killed within seconds gains nothing from the optimising JIT compiler, whose work
+    # would only compete for the cores with this process; the kill and the restart are unchanged.
+    env["JAVA_TOOL_OPTIONS"] = f"{env.get('JAVA_TOOL_OPTIONS', '')} -XX:TieredStopAtLevel=1".strip()
     if fault:
         env["LAKEPULSE_FAULT_AFTER"] = fault
     return subprocess.Popen(
@@ -44,6 +55,39 @@ def spawn(job: str, home: Path, *extra: str, fault: str | None = None) -> subpro
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def kill_at(process: subprocess.Popen, marker: Path) -> threading.Thread:
+    """Kills `process` (SIGKILL) as soon as `marker` exists, from a watcher thread."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + TIMEOUT
+        while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+
+    watcher = threading.Thread(target=watch, name=f"kill-at-{marker.name}", daemon=True)
+    watcher.start()
+    return watcher
+
+
+@dataclass
+class Killed:
+    """What a killed run left behind, observed before anything was restarted."""
+
+    exit_code: int
+    stderr: str
+    lake: dict[str, bool] = field(default_factory=dict)  # what exists on disk, by description
+
+
+def wait_killed(process: subprocess.Popen, home: Path, **paths: str) -> Killed:
+    try:
+        code = process.wait(timeout=TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return Killed(code, process.stderr.read(), {name: (home / p).exists() for name, p in paths.items()})
 
 
 def tables_of(spark, home: Path, layer_only: str | None = None) -> dict[str, list]:
@@ -67,46 +111,65 @@ def relative_files(spark, home: Path) -> list[str]:
     )
 
 
+@dataclass
+class Runs:
+    reference: Path  # ingest and refine, uninterrupted
+    faulted: Path  # ingest killed after its bronze write, restarted; refine killed likewise, restarted
+    outside: Path  # ingest killed from outside at its first bronze commit, restarted
+    ingest_killed: Killed
+    refine_killed: Killed
+    outside_killed: Killed
+    refine_done_when_killed: int
+
+
 @pytest.fixture(scope="module")
-def reference(spark, tmp_path_factory):
-    home = tmp_path_factory.mktemp("uninterrupted")
-    write_events(home / "landing", Truth())
-    assert run("ingest", home, "--source", "events") == 0
-    assert run("refine", home, "--source", "events") == 0
-    return home
+def runs(spark, tmp_path_factory) -> Runs:
+    root = tmp_path_factory.mktemp("crash")
+    reference, faulted, outside = (root / name / "home" for name in ("reference", "faulted", "outside"))
+    for home in (reference, faulted, outside):
+        write_events(home / "landing", Truth())
+    ingest_faulted = spawn("ingest", faulted, "--source", "events", fault="bronze:events")
+    ingest_outside = spawn("ingest", outside, "--source", "events")
+    watcher = kill_at(ingest_outside, outside / "lake/bronze/events/_delta_log/00000000000000000000.json")
+    processes = [ingest_faulted, ingest_outside]
+    try:
+        assert run("ingest", reference, "--source", "events") == 0
+        assert run("refine", reference, "--source", "events") == 0
+
+        # Killed between writes: bronze holds the batch, the commit marker (audit) must not exist yet.
+        ingest_killed = wait_killed(
+            ingest_faulted, faulted, bronze="lake/bronze/events/_delta_log", audit="lake/bronze/ingest_audit"
+        )
+        assert run("ingest", faulted, "--source", "events") == 0
+        refine_faulted = spawn("refine", faulted, "--source", "events", fault="refine:events")
+        processes.append(refine_faulted)
+
+        watcher.join(TIMEOUT)
+        outside_killed = wait_killed(ingest_outside, outside)
+        assert run("ingest", outside, "--source", "events") == 0
+
+        refine_killed = wait_killed(refine_faulted, faulted, silver="lake/silver/events/_delta_log")
+        done = table(spark, faulted, "silver", "_refine_state").where(F.col("state") == "done").count()
+        assert run("refine", faulted, "--source", "events") == 0
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    return Runs(reference, faulted, outside, ingest_killed, refine_killed, outside_killed, done)
 
 
-def test_ingest_and_refine_killed_after_a_write_then_restarted(spark, reference, tmp_path):
-    home = tmp_path / "home"
-    write_events(home / "landing", Truth())
-    killed = spawn("ingest", home, "--source", "events", fault="bronze:events")
-    assert killed.wait(timeout=900) == -signal.SIGKILL, killed.stderr.read()
-    # Killed between writes: bronze holds the batch, the commit marker (audit) does not exist yet.
-    assert (home / "lake/bronze/events/_delta_log").is_dir() and not (
-        home / "lake/bronze/ingest_audit"
-    ).exists()
-    assert run("ingest", home, "--source", "events") == 0
-
-    killed = spawn("refine", home, "--source", "events", fault="refine:events")
-    assert killed.wait(timeout=900) == -signal.SIGKILL, killed.stderr.read()
-    assert (home / "lake/silver/events/_delta_log").is_dir()
-    assert table(spark, home, "silver", "_refine_state").where(F.col("state") == "done").count() == 0
-    assert run("refine", home, "--source", "events") == 0
-
-    assert tables_of(spark, home) == tables_of(spark, reference)
-    assert relative_files(spark, home) == relative_files(spark, reference)
+def test_ingest_and_refine_killed_after_a_write_then_restarted(spark, runs):
+    for killed in (runs.ingest_killed, runs.refine_killed):
+        assert killed.exit_code == -signal.SIGKILL, killed.stderr
+    assert runs.ingest_killed.lake == {"bronze": True, "audit": False}
+    assert runs.refine_killed.lake == {"silver": True}
+    assert runs.refine_done_when_killed == 0
+    assert tables_of(spark, runs.faulted) == tables_of(spark, runs.reference)
+    assert relative_files(spark, runs.faulted) == relative_files(spark, runs.reference)
 
 
 @pytest.mark.slow
-def test_ingest_killed_from_outside_once_bronze_is_written(spark, reference, tmp_path):
-    home = tmp_path / "home"
-    write_events(home / "landing", Truth())
-    first_commit = home / "lake/bronze/events/_delta_log/00000000000000000000.json"
-    process = spawn("ingest", home, "--source", "events")
-    deadline = time.monotonic() + 900
-    while not first_commit.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=60)
-    assert run("ingest", home, "--source", "events") == 0
-    assert tables_of(spark, home, "bronze") == tables_of(spark, reference, "bronze")
+def test_ingest_killed_from_outside_once_bronze_is_written(spark, runs):
+    assert runs.outside_killed.exit_code == -signal.SIGKILL, runs.outside_killed.stderr
+    assert tables_of(spark, runs.outside, "bronze") == tables_of(spark, runs.reference, "bronze")
+    assert relative_files(spark, runs.outside) == relative_files(spark, runs.reference)

@@ -330,10 +330,14 @@ def run_table(
 
 
 def _rows_written(spark: SparkSession, path: str) -> int | None:
-    """numOutputRows of the table's latest WRITE (auto compaction may have committed after it)."""
-    recent = DeltaTable.forPath(spark, path).history(5).filter(F.col("operation") == "WRITE")
-    row = recent.orderBy(F.desc("version")).select("operationMetrics").first()
-    value = (row[0] or {}).get("numOutputRows") if row else None
+    """numOutputRows of the table's latest WRITE (auto compaction may have committed after it).
+
+    Bounded collect: the last five commit infos, picked in Python; filtering and ordering them in Spark
+    cost several Spark jobs per table for five rows.
+    """
+    recent = DeltaTable.forPath(spark, path).history(5).select("version", "operation", "operationMetrics")
+    writes = sorted((r for r in recent.collect() if r["operation"] == "WRITE"), key=lambda r: -r["version"])
+    value = (writes[0]["operationMetrics"] or {}).get("numOutputRows") if writes else None
     return int(value) if value is not None else None
 
 

@@ -546,12 +546,16 @@ def tune_family(
             mlflow.set_tags({"lakepulse.family": family, "lakepulse.trial": str(len(trials) + 1)})
             mlflow.log_params({"family": family, **params})
             model = build_pipeline(spec, family, params, config.models.seed).fit(train)
-            scored = with_score(model.transform(validation))
-            metrics = {
-                "validation_roc_auc": roc_auc(scored),
-                "validation_pr_auc": pr_auc(scored),
-                "validation_log_loss": log_loss(scored),
-            }
+            # Scored once for the three metrics (each is its own pass), not once per metric.
+            scored = with_score(model.transform(validation)).select(SCORE, LABEL).persist()
+            try:
+                metrics = {
+                    "validation_roc_auc": roc_auc(scored),
+                    "validation_pr_auc": pr_auc(scored),
+                    "validation_log_loss": log_loss(scored),
+                }
+            finally:
+                scored.unpersist()
             mlflow.log_metrics(metrics)
         trial = Trial(family, dict(params), run.info.run_id, metrics, model)
         trials.append(trial)
