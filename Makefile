@@ -42,8 +42,9 @@ lint: $(STAMP)
 	$(PY) -m ruff check libs jobs tests bench
 	$(PY) -m ruff format --check libs jobs tests bench
 
-## Benchmarks ingestion, growth with size, an incremental day and driver memory in one run, and rewrites
-## BENCHMARKS.md and bench/results.json (about 20-25 min on a quiet 2-core machine; ARGS="--help", "--scale 0.2").
+## Benchmarks the data steps at 1M and 10M events (against plain Spark and DuckDB) and an incremental day
+## after 365 days, and rewrites BENCHMARKS.md and bench/results.json (over an hour on a quiet 2-core
+## machine; ARGS="--help", ARGS="--only scale --events 200000,1000000" for a shorter run).
 bench: jars
 	$(PY) -m bench $(ARGS)
 

@@ -22,63 +22,30 @@ import json
 import sys
 from pathlib import Path
 
+from bench.markdown import (
+    BREAKDOWN_HEADERS,
+    BREAKDOWN_NOTE,
+    DATA_STEPS,
+    MB,
+    breakdown_rows,
+    cost,
+    driver_share,
+    eventlog_of,
+    fmt,
+    gib_b,
+    gib_kib,
+    nested_table,
+    operations_table,
+    process_of,
+    stages_table,
+    table,
+    top_ops_sentence,
+    verdict,
+    vs_linear,
+)
+from bench.scale_report import evaluate_scale, headline_lines, render_scale, target_rows
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA_STEPS = ("ingest", "refine", "features", "kpis")
-MB = 1e6
-
-
-def _f(value, digits: int = 1, unit: str = "") -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}{unit}"
-    return f"{value:,.{digits}f}{unit}"
-
-
-def _gib_kib(kib) -> str:
-    return "–" if kib is None else f"{kib / 1024 / 1024:.2f} GiB"
-
-
-def _gib_b(b) -> str:
-    return "–" if b is None else f"{b / 1024**3:.2f} GiB"
-
-
-def _table(headers: list[str], rows: list[list], align: str | None = None) -> str:
-    align = align or "l" + "r" * (len(headers) - 1)
-    sep = ["---:" if a == "r" else "---" for a in align]
-    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(sep) + " |"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _verdict(ok) -> str:
-    return "–" if ok is None else ("**PASS**" if ok else "**MISS**")
-
-
-def _cost(steps: dict, names=DATA_STEPS, key: str = "job_seconds") -> float | None:
-    """Sum of `key` (job seconds, or JVM CPU seconds) of `names`; None when one is missing or failed."""
-    total = 0.0
-    for n in names:
-        s = steps.get(n)
-        if not s or not s.get("ok") or s.get(key) is None:
-            return None
-        total += s[key]
-    return total
-
-
-def _vs_linear(costs: dict[int, float | None]) -> dict[int, float]:
-    valid = [k for k in sorted(costs) if costs[k] is not None]
-    if not valid or not costs[valid[0]]:
-        return {}
-    base = valid[0]
-    return {k: (costs[k] / costs[base]) / (k / base) for k in valid[1:]}
-
-
-def _process(results: dict, app_id: str | None) -> dict:
-    for p in results.get("processes", []):
-        if p.get("app_id") == app_id:
-            return p
-    return {}
 
 
 # --- verdicts -------------------------------------------------------------------------------------------
@@ -162,11 +129,11 @@ def evaluate(results: dict) -> dict:
     gr = results.get("growth")
     if gr:
         sizes = sorted(int(k) for k in gr["sizes"])
-        costs = {k: _cost(gr["sizes"][str(k)]["steps"]) for k in sizes}
+        costs = {k: cost(gr["sizes"][str(k)]["steps"]) for k in sizes}
         valid = [k for k in sizes if costs[k] is not None]
-        vs_linear = _vs_linear(costs)
-        cpu_vs_linear = _vs_linear(
-            {k: _cost(gr["sizes"][str(k)]["steps"], key="jvm_cpu_seconds") for k in sizes}
+        linear = vs_linear(costs)
+        cpu_vs_linear = vs_linear(
+            {k: cost(gr["sizes"][str(k)]["steps"], key="jvm_cpu_seconds") for k in sizes}
         )
         marginal = None
         if len(valid) >= 3:
@@ -183,7 +150,7 @@ def evaluate(results: dict) -> dict:
             sxx = sum((k - mx) ** 2 for k in valid)
             per_unit = sum((k - mx) * (costs[k] - my) for k in valid) / sxx
             fixed = my - per_unit * mx
-        worst = max(vs_linear.values()) if vs_linear else None
+        worst = max(linear.values()) if linear else None
         target = targets.get("growth_max", 1.1)
         per_step = {}
         for step in gr.get("steps", DATA_STEPS):
@@ -195,7 +162,7 @@ def evaluate(results: dict) -> dict:
         out["growth"] = {
             "sizes": sizes,
             "costs": {str(k): v for k, v in costs.items()},
-            "vs_linear": {str(k): v for k, v in vs_linear.items()},
+            "vs_linear": {str(k): v for k, v in linear.items()},
             "worst_vs_linear": worst,
             "worst_vs_linear_cpu": max(cpu_vs_linear.values()) if cpu_vs_linear else None,
             "marginal": marginal,
@@ -208,22 +175,25 @@ def evaluate(results: dict) -> dict:
         }
     inc = results.get("incremental")
     if inc:
-        new, alone, full = _cost(inc["new_day"]), _cost(inc["day_alone"]), _cost(inc["recompute"])
+        new, alone, full = cost(inc["new_day"]), cost(inc["day_alone"]), cost(inc["recompute"])
         ratio = new / alone if new is not None and alone else None
-        cpu_new = _cost(inc["new_day"], key="jvm_cpu_seconds")
-        cpu_alone = _cost(inc["day_alone"], key="jvm_cpu_seconds")
+        cpu_new = cost(inc["new_day"], key="jvm_cpu_seconds")
+        cpu_alone = cost(inc["day_alone"], key="jvm_cpu_seconds")
         target = targets.get("incremental_max", 1.5)
         out["incremental"] = {
             "new_day_seconds": new,
             "day_alone_seconds": alone,
             "recompute_seconds": full,
-            "history_seconds": _cost(inc["history"]),
+            "history_seconds": cost(inc["history"]),
             "ratio": ratio,
             "ratio_cpu": cpu_new / cpu_alone if cpu_new is not None and cpu_alone else None,
             "vs_recompute": new / full if new is not None and full else None,
             "target": target,
             "pass": None if ratio is None else ratio <= target,
         }
+    scale = evaluate_scale(results)
+    if scale:
+        out["scale"] = scale
     procs = [p for p in results.get("processes", []) if p.get("jvm_peak_rss_kib")]
     if procs:
         top = max(procs, key=lambda p: p["jvm_peak_rss_kib"])
@@ -243,7 +213,7 @@ def evaluate(results: dict) -> dict:
 
 def headline(results: dict) -> list[str]:
     s = results.get("summary") or evaluate(results)
-    lines = []
+    lines = headline_lines(s.get("scale"))
     if "throughput" in s and s["throughput"].get("ratio") is not None:
         t = s["throughput"]
         lines.append(
@@ -253,7 +223,7 @@ def headline(results: dict) -> list[str]:
         g = s["growth"]
         lines.append(
             f"growth: {g['worst_vs_linear']:.2f} x linear (target <= {g['target']}) {_plain(g['pass'])}; "
-            f"marginal {_f(g['marginal'], 2)}"
+            f"marginal {fmt(g['marginal'], 2)}"
         )
     if "incremental" in s and s["incremental"].get("ratio") is not None:
         i = s["incremental"]
@@ -261,7 +231,7 @@ def headline(results: dict) -> list[str]:
             f"incremental day: {i['ratio']:.2f} x that day alone (target <= {i['target']}) {_plain(i['pass'])}"
         )
     if "memory" in s:
-        lines.append(f"driver peak memory: JVM RSS {_gib_kib(s['memory']['max_jvm_rss_kib'])}")
+        lines.append(f"driver peak memory: JVM RSS {gib_kib(s['memory']['max_jvm_rss_kib'])}")
     for f in results.get("failures", []):
         lines.append(f"FAILED: {f}")
     return lines
@@ -272,108 +242,6 @@ def _plain(ok) -> str:
 
 
 # --- where the time goes --------------------------------------------------------------------------------
-
-
-def _el(results: dict, ref: dict | None) -> dict:
-    if not ref:
-        return {}
-    return _process(results, ref.get("app_id")).get("eventlog") or {}
-
-
-def _breakdown_rows(pairs: list[tuple[str, dict, dict]]) -> list[list]:
-    """Rows of event-log figures for several processes side by side: (name, step ref, event log)."""
-    rows = []
-    for name, ref, el in pairs:
-        job = ref.get("job_seconds") if ref else None
-        drv = el.get("driver_only_s")
-        rows.append(
-            [
-                name,
-                _f(job),
-                _f(ref.get("jvm_cpu_seconds") if ref else None),
-                _f(el.get("sql_s")),
-                _f(el.get("jobs_running_s")),
-                _f(drv) + (f" ({100 * drv / job:.0f}%)" if drv is not None and job else ""),
-                _f(el.get("jobs")),
-                _f(el.get("tasks")),
-                _f(el.get("task_s")),
-                _f(el.get("cpu_s")),
-                _f(el.get("gc_s")),
-                _f((el.get("shuffle_write_bytes") or 0) / MB if el else None),
-                _f((el.get("output_bytes") or 0) / MB if el else None),
-            ]
-        )
-    return rows
-
-
-BREAKDOWN_HEADERS = [
-    "process",
-    "job s",
-    "JVM CPU s",
-    "in SQL executions s",
-    "Spark jobs running s",
-    "driver only s",
-    "Spark jobs",
-    "tasks",
-    "task s",
-    "task CPU s",
-    "GC s",
-    "shuffle write MB",
-    "output MB",
-]
-
-BREAKDOWN_NOTE = (
-    "*job s*: the job's wall time; *JVM CPU s*: CPU time of the driver JVM (which runs the tasks) "
-    "during the job; *in SQL executions*: time inside top-level queries and writes "
-    "(Delta's nested queries included); *Spark jobs running*: time with at least one Spark job "
-    "running; *driver only*: job time outside any query (Python, Delta log reads and commits, file "
-    "listing, planning between queries); *task s*: executor run time summed over tasks (at most cores x "
-    "wall); figures from the Spark event log, restricted to the job's timed window. Operations tables: "
-    "one row per top-level query or write, labelled by its Python call site, else by the table it writes "
-    "or the tables and landing folders it reads; operations run from parallel threads overlap, so their "
-    "wall times can add up to more than the job's."
-)
-
-
-def _operations_table(el: dict, limit: int = 8) -> str:
-    ops = el.get("operations") or []
-    if not ops:
-        return "_(no event log)_"
-    rows = [[o["label"], o["count"], _f(o["wall_s"]), _f(o["task_s"]), o["jobs"]] for o in ops[:limit]]
-    return _table(
-        ["top-level operation (Python call site or table written)", "n", "wall s", "task s", "Spark jobs"],
-        rows,
-    )
-
-
-def _nested_table(el: dict, limit: int = 6) -> str:
-    ops = el.get("nested") or []
-    if not ops:
-        return ""
-    rows = [[o["label"], o["count"], _f(o["wall_s"]), _f(o["task_s"]), o["jobs"]] for o in ops[:limit]]
-    return _table(
-        ["nested execution (inside the operations above)", "n", "wall s", "task s", "Spark jobs"], rows
-    )
-
-
-def _stages_table(el: dict, limit: int = 5) -> str:
-    stages = (el.get("stages_top") or [])[:limit]
-    if not stages:
-        return ""
-    rows = [[x["stage"], x.get("operation", "?"), x["name"], x["tasks"], _f(x["task_s"])] for x in stages]
-    return _table(["stage", "operation", "stage name", "tasks", "task s"], rows, "rllrr")
-
-
-def _top_ops_sentence(el: dict, n: int = 3) -> str:
-    ops = (el.get("operations") or [])[:n]
-    return "; ".join(f"`{o['label']}` {o['wall_s']:.1f} s ({o['jobs']} Spark jobs)" for o in ops) or "–"
-
-
-def _driver_share(ref: dict, el: dict) -> str:
-    job, drv = (ref or {}).get("job_seconds"), el.get("driver_only_s")
-    if not job or drv is None:
-        return ""
-    return f"{drv:.1f} s of its {job:.1f} s ({100 * drv / job:.0f}%) run no query at all (driver only)"
 
 
 # --- render ---------------------------------------------------------------------------------------------
@@ -393,7 +261,7 @@ def render(results: dict, json_path: str = "bench/results.json") -> str:
     )
     w("")
     w(f"- **Run**: {results.get('started_at', '?')} to {results.get('finished_at', '?')} (UTC), "
-      f"{_f((results.get('elapsed_seconds') or 0) / 60)} min")  # fmt: skip
+      f"{fmt((results.get('elapsed_seconds') or 0) / 60)} min")  # fmt: skip
     w(f"- **Command**: `{results.get('command', '?')}`")
     w(f"- **Code**: commit {results.get('code', 'not recorded')}")
     w(
@@ -410,11 +278,11 @@ def render(results: dict, json_path: str = "bench/results.json") -> str:
         cpus += f", cgroup quota {m['cgroup_cpu_limit']}"
     disk = m.get("workdir_disk", {})
     w(
-        _table(
+        table(
             ["", ""],
             [
                 ["CPU", f"{m.get('cpu_model')} ({cpus})"],
-                ["Memory", _gib_b(m.get("memory_bytes"))],
+                ["Memory", gib_b(m.get("memory_bytes"))],
                 ["OS", f"{m.get('os')}, kernel {m.get('kernel')}"],
                 ["Java", m.get("java") or "?"],
                 ["Python", m.get("python")],
@@ -427,12 +295,12 @@ def render(results: dict, json_path: str = "bench/results.json") -> str:
                     "Spark master, driver memory",
                     f"{_first(results, 'master')}, {_first(results, 'driver_memory')}",
                 ],
-                ["Work folder disk", f"{disk.get('filesystem', '?')}, {_gib_b(disk.get('free_bytes'))} free"],
+                ["Work folder disk", f"{disk.get('filesystem', '?')}, {gib_b(disk.get('free_bytes'))} free"],
                 [
                     "Load average (1 min) at start / end",
-                    f"{_f((m.get('load_average_at_start') or [None])[0], 2)} / "
-                    f"{_f((m.get('load_average_at_end') or [None])[0], 2)}; highest before a measured "
-                    f"process: {_f(s.get('max_load'), 2)} (the bench's own JVMs included)",
+                    f"{fmt((m.get('load_average_at_start') or [None])[0], 2)} / "
+                    f"{fmt((m.get('load_average_at_end') or [None])[0], 2)}; highest before a measured "
+                    f"process: {fmt(s.get('max_load'), 2)} (the bench's own JVMs included)",
                 ],
                 ["Other java processes at start", m.get("other_java_processes_at_start")],
                 [
@@ -451,7 +319,7 @@ def render(results: dict, json_path: str = "bench/results.json") -> str:
     load_at_start = (m.get("load_average_at_start") or [0])[0] or 0
     if load_at_start > 2 * cpus_n or (m.get("other_java_processes_at_start") or 0) > 0:
         w(
-            f"> **The machine was not quiet during this run** (load average {_f(load_at_start, 1)} at the start on "
+            f"> **The machine was not quiet during this run** (load average {fmt(load_at_start, 1)} at the start on "
             f"{cpus_n} CPUs, {m.get('other_java_processes_at_start')} other java process(es) at start): every "
             "figure is slower and noisier than on an idle machine, and ratios between runs taken minutes "
             "apart carry that noise. Run `make bench` on a quiet machine for figures to quote."
@@ -459,15 +327,17 @@ def render(results: dict, json_path: str = "bench/results.json") -> str:
         w("")
     w("## Targets")
     w("")
-    rows = []
+    rows = target_rows(s.get("scale"))
     t = s.get("throughput")
     rows.append(
         [
             "Bronze ingestion throughput vs plain Spark (JSON -> Parquet)",
             ">= 0.7 x",
-            "not run" if not t else (_f(t.get("ratio"), 2, " x") if t.get("ratio") is not None else "failed"),
-            _verdict(t.get("pass")) if t else "–",
-            _f((t or {}).get("ratio_cpu"), 2, " x"),
+            "not run"
+            if not t
+            else (fmt(t.get("ratio"), 2, " x") if t.get("ratio") is not None else "failed"),
+            verdict(t.get("pass")) if t else "–",
+            fmt((t or {}).get("ratio_cpu"), 2, " x"),
         ]
     )
     g = s.get("growth")
@@ -475,9 +345,9 @@ def render(results: dict, json_path: str = "bench/results.json") -> str:
         [
             "Pipeline growth vs linear" + (f" ({', '.join(f'x{k}' for k in g['sizes'])})" if g else ""),
             "<= 1.1 x",
-            "not run" if not g else _f(g.get("worst_vs_linear"), 2, " x"),
-            _verdict(g.get("pass")) if g else "–",
-            _f((g or {}).get("worst_vs_linear_cpu"), 2, " x"),
+            "not run" if not g else fmt(g.get("worst_vs_linear"), 2, " x"),
+            verdict(g.get("pass")) if g else "–",
+            fmt((g or {}).get("worst_vs_linear_cpu"), 2, " x"),
         ]
     )
     if g and len(g.get("sizes", [])) >= 3:
@@ -485,8 +355,8 @@ def render(results: dict, json_path: str = "bench/results.json") -> str:
             [
                 "… marginal growth (cost per size unit, largest sizes vs smallest; informative)",
                 "<= 1.1 x",
-                _f(g.get("marginal"), 2, " x") if g.get("marginal") is not None else "not meaningful",
-                _verdict(g.get("marginal_pass")),
+                fmt(g.get("marginal"), 2, " x") if g.get("marginal") is not None else "not meaningful",
+                verdict(g.get("marginal_pass")),
                 "",
             ]
         )
@@ -495,9 +365,9 @@ def render(results: dict, json_path: str = "bench/results.json") -> str:
         [
             "Incremental day vs processing that day alone",
             "<= 1.5 x",
-            "not run" if not i else _f(i.get("ratio"), 2, " x"),
-            _verdict(i.get("pass")) if i else "–",
-            _f((i or {}).get("ratio_cpu"), 2, " x"),
+            "not run" if not i else fmt(i.get("ratio"), 2, " x"),
+            verdict(i.get("pass")) if i else "–",
+            fmt((i or {}).get("ratio_cpu"), 2, " x"),
         ]
     )
     mem = s.get("memory")
@@ -505,12 +375,12 @@ def render(results: dict, json_path: str = "bench/results.json") -> str:
         [
             "Driver peak memory (JVM resident set, any process)",
             "(reported)",
-            _gib_kib(mem["max_jvm_rss_kib"]) if mem else "–",
+            gib_kib(mem["max_jvm_rss_kib"]) if mem else "–",
             "–",
             "",
         ]
     )
-    w(_table(["target", "goal", "measured", "verdict", "same ratio on JVM CPU time"], rows, "lllrr"))
+    w(table(["target", "goal", "measured", "verdict", "same ratio on JVM CPU time"], rows, "lllrr"))
     w("")
     w(
         "Verdicts use wall time. The last column computes the same ratio from the CPU time the job's JVM "
@@ -531,6 +401,7 @@ def render(results: dict, json_path: str = "bench/results.json") -> str:
         "Every job runs in a fresh process (`bench/job.py`), one at a time, with a Spark event log."
     )
     w("")
+    render_scale(w, results, s.get("scale"))
     _render_throughput(w, results, s)
     _render_growth(w, results, s)
     _render_incremental(w, results, s)
@@ -597,17 +468,17 @@ def _render_throughput(w, results: dict, s: dict) -> None:
         rows.append(
             [
                 variant,
-                ", ".join(_f(x) for x in r["runs"]),
-                _f(r["process_seconds"]),
-                _f(r["events_per_s"], 0),
-                _f(r["events_per_s_per_core"], 0),
-                _f(r["gz_mb_per_s_per_core"], 2),
-                _f(r["raw_mb_per_s_per_core"], 2),
+                ", ".join(fmt(x) for x in r["runs"]),
+                fmt(r["process_seconds"]),
+                fmt(r["events_per_s"], 0),
+                fmt(r["events_per_s_per_core"], 0),
+                fmt(r["gz_mb_per_s_per_core"], 2),
+                fmt(r["raw_mb_per_s_per_core"], 2),
                 r["cores"],
             ]
         )
     w(
-        _table(
+        table(
             [
                 "",
                 "job s (each run)",
@@ -623,9 +494,7 @@ def _render_throughput(w, results: dict, s: dict) -> None:
     )
     w("")
     if t.get("ratio") is not None:
-        w(
-            f"**Ratio ingest / baseline: {t['ratio']:.2f} x** (target >= {t['target']}): {_verdict(t['pass'])}."
-        )
+        w(f"**Ratio ingest / baseline: {t['ratio']:.2f} x** (target >= {t['target']}): {verdict(t['pass'])}.")
         w("")
     mt = t.get("marginal")
     if mt and mt.get("ratio") is not None:
@@ -633,9 +502,9 @@ def _render_throughput(w, results: dict, s: dict) -> None:
         w(
             f"Marginal throughput, per-run fixed costs cancelled: the {mt['extra_events']:,} extra event lines "
             f"of x{tp['size']} over {mt['small_dataset']} ({small['events']['lines']:,} lines) cost ingest "
-            f"{mt['ingest']['extra_seconds']:.1f} s more ({_f(mt['ingest']['events_per_s'], 0)} events/s) and "
+            f"{mt['ingest']['extra_seconds']:.1f} s more ({fmt(mt['ingest']['events_per_s'], 0)} events/s) and "
             f"the baseline {mt['baseline']['extra_seconds']:.1f} s more "
-            f"({_f(mt['baseline']['events_per_s'], 0)} events/s): ratio {mt['ratio']:.2f} x (informative: "
+            f"({fmt(mt['baseline']['events_per_s'], 0)} events/s): ratio {mt['ratio']:.2f} x (informative: "
             "the target applies to whole runs; with small datasets this difference is noisy)."
         )
         w("")
@@ -647,17 +516,17 @@ def _render_throughput(w, results: dict, s: dict) -> None:
         )
         w("")
     ing, base = t.get("ingest"), t.get("baseline")
-    el_i = _process(results, ing.get("app_id")).get("eventlog", {}) if ing else {}
-    el_b = _process(results, base.get("app_id")).get("eventlog", {}) if base else {}
+    el_i = process_of(results, ing.get("app_id")).get("eventlog", {}) if ing else {}
+    el_b = process_of(results, base.get("app_id")).get("eventlog", {}) if base else {}
     w("### Where the time goes" + (" (target missed)" if t.get("pass") is False else ""))
     w("")
     w(
-        _table(
+        table(
             BREAKDOWN_HEADERS,
-            _breakdown_rows(
+            breakdown_rows(
                 [
-                    ("ingest", _process(results, (ing or {}).get("app_id")), el_i),
-                    ("baseline", _process(results, (base or {}).get("app_id")), el_b),
+                    ("ingest", process_of(results, (ing or {}).get("app_id")), el_i),
+                    ("baseline", process_of(results, (base or {}).get("app_id")), el_b),
                 ]
             ),
         )
@@ -670,19 +539,19 @@ def _render_throughput(w, results: dict, s: dict) -> None:
         w(
             f"Ingest takes {extra:.1f} s more than the baseline. It runs {el_i.get('jobs')} Spark jobs against "
             f"the baseline's {el_b.get('jobs')} (task time {el_i.get('task_s', 0):.1f} s vs "
-            f"{el_b.get('task_s', 0):.1f} s); {_driver_share(ing, el_i)}. Its costliest operations: "
-            f"{_top_ops_sentence(el_i)}."
+            f"{el_b.get('task_s', 0):.1f} s); {driver_share(ing, el_i)}. Its costliest operations: "
+            f"{top_ops_sentence(el_i)}."
         )
         w("")
     w("Ingest's operations:")
     w("")
-    w(_operations_table(el_i))
+    w(operations_table(el_i))
     w("")
-    nested = _nested_table(el_i)
+    nested = nested_table(el_i)
     if nested:
         w(nested)
         w("")
-    stages = _stages_table(el_i)
+    stages = stages_table(el_i)
     if stages:
         w("Ingest's costliest stages (executor run time summed over their tasks):")
         w("")
@@ -690,7 +559,7 @@ def _render_throughput(w, results: dict, s: dict) -> None:
         w("")
     w("Baseline's operations:")
     w("")
-    w(_operations_table(el_b, 4))
+    w(operations_table(el_b, 4))
     w("")
 
 
@@ -717,37 +586,37 @@ def _render_growth(w, results: dict, s: dict) -> None:
         row = [step]
         for k in sizes:
             ref = gr["sizes"][str(k)]["steps"].get(step)
-            row.append(_f(ref["job_seconds"]) if ref and ref.get("ok") else ("failed" if ref else "–"))
+            row.append(fmt(ref["job_seconds"]) if ref and ref.get("ok") else ("failed" if ref else "–"))
         first = gr["sizes"][str(sizes[0])]["steps"].get(step) or {}
-        row.append(_f(first.get("startup_seconds")))
-        row.append(_f(g["per_step_vs_linear"].get(step), 2, " x"))
+        row.append(fmt(first.get("startup_seconds")))
+        row.append(fmt(g["per_step_vs_linear"].get(step), 2, " x"))
         rows.append(row)
-    total = ["**data steps**"] + [f"**{_f(g['costs'].get(str(k)))}**" for k in sizes] + ["", ""]
-    total[-1] = f"**{_f(g['worst_vs_linear'], 2, ' x')}**"
+    total = ["**data steps**"] + [f"**{fmt(g['costs'].get(str(k)))}**" for k in sizes] + ["", ""]
+    total[-1] = f"**{fmt(g['worst_vs_linear'], 2, ' x')}**"
     rows.append(total)
     cpu = ["data steps, JVM CPU s"] + [
-        _f(_cost(gr["sizes"][str(k)]["steps"], key="jvm_cpu_seconds")) for k in sizes
-    ] + ["", _f(g.get("worst_vs_linear_cpu"), 2, " x")]  # fmt: skip
+        fmt(cost(gr["sizes"][str(k)]["steps"], key="jvm_cpu_seconds")) for k in sizes
+    ] + ["", fmt(g.get("worst_vs_linear_cpu"), 2, " x")]  # fmt: skip
     rows.append(cpu)
     events = ["events (lines)"] + [
-        _f(results["datasets"].get(f"x{k}", {}).get("events", {}).get("lines")) for k in sizes
+        fmt(results["datasets"].get(f"x{k}", {}).get("events", {}).get("lines")) for k in sizes
     ] + ["", ""]  # fmt: skip
     rows.append(events)
-    w(_table(headers, rows))
+    w(table(headers, rows))
     w("")
     vs = ", ".join(f"x{k}: {v:.2f}" for k, v in g["vs_linear"].items())
     w(
         f"Cost relative to linear growth from x{sizes[0]} (1.00 = linear, below = fixed costs amortised): {vs}. "
-        f"A least-squares line through the sizes gives {_f(g['fixed_seconds'])} s fixed + "
-        f"{_f(g['seconds_per_size_unit'])} s per size unit"
+        f"A least-squares line through the sizes gives {fmt(g['fixed_seconds'])} s fixed + "
+        f"{fmt(g['seconds_per_size_unit'])} s per size unit"
         + (
             " (negative: run-to-run noise exceeds the cost of the extra data)"
             if (g["seconds_per_size_unit"] or 0) < 0
             else ""
         )
-        + f"; marginal growth {_f(g['marginal'], 2, ' x')} "
+        + f"; marginal growth {fmt(g['marginal'], 2, ' x')} "
         "(cost added per size unit between the two largest sizes / between the two smallest; 1.00 = the "
-        f"variable part grows linearly). Target (largest vs linear <= {g['target']}): {_verdict(g['pass'])}."
+        f"variable part grows linearly). Target (largest vs linear <= {g['target']}): {verdict(g['pass'])}."
     )
     w("")
     w("### Where the time goes" + (" (target missed)" if g.get("pass") is False else ""))
@@ -757,8 +626,8 @@ def _render_growth(w, results: dict, s: dict) -> None:
         for k in (sizes[0], sizes[-1]):
             ref = gr["sizes"][str(k)]["steps"].get(step)
             if ref:
-                pairs.append((f"{step} x{k}", ref, _el(results, ref)))
-    w(_table(BREAKDOWN_HEADERS, _breakdown_rows(pairs)))
+                pairs.append((f"{step} x{k}", ref, eventlog_of(results, ref)))
+    w(table(BREAKDOWN_HEADERS, breakdown_rows(pairs)))
     w("")
     grown = _grown_operations(results, gr, sizes)
     if not grown and sizes[0] != sizes[-1]:
@@ -770,16 +639,16 @@ def _render_growth(w, results: dict, s: dict) -> None:
             f"(linear would be x{sizes[-1] / sizes[0]:.0f}):"
         )
         w("")
-        w(_table(["step", "operation", f"x{sizes[0]} s", f"x{sizes[-1]} s", "growth"], grown, "llrrr"))
+        w(table(["step", "operation", f"x{sizes[0]} s", f"x{sizes[-1]} s", "growth"], grown, "llrrr"))
         w("")
     if g.get("pass") is False:
         worst = max(g["per_step_vs_linear"].items(), key=lambda kv: kv[1], default=(None, None))
         if worst[0]:
             ref = gr["sizes"][str(sizes[-1])]["steps"].get(worst[0]) or {}
-            el = _el(results, ref)
+            el = eventlog_of(results, ref)
             w(
                 f"The step growing fastest is **{worst[0]}** ({worst[1]:.2f} x linear); at x{sizes[-1]} "
-                f"{_driver_share(ref, el)}; its costliest operations: {_top_ops_sentence(el)}."
+                f"{driver_share(ref, el)}; its costliest operations: {top_ops_sentence(el)}."
             )
             w("")
 
@@ -790,8 +659,8 @@ def _grown_operations(results: dict, gr: dict, sizes: list[int], limit: int = 8)
         return []
     rows = []
     for step in gr["steps"]:
-        a = _el(results, gr["sizes"][str(lo)]["steps"].get(step))
-        b = _el(results, gr["sizes"][str(hi)]["steps"].get(step))
+        a = eventlog_of(results, gr["sizes"][str(lo)]["steps"].get(step))
+        b = eventlog_of(results, gr["sizes"][str(hi)]["steps"].get(step))
         small = {o["label"]: o for o in a.get("operations") or []}
         for o in b.get("operations") or []:
             before = small.get(o["label"])
@@ -799,7 +668,7 @@ def _grown_operations(results: dict, gr: dict, sizes: list[int], limit: int = 8)
                 rows.append((o["wall_s"] - before["wall_s"], step, o["label"], before["wall_s"], o["wall_s"]))
     rows.sort(reverse=True)
     return [
-        [step, label, _f(x), _f(y), _f(y / x if x else None, 2, " x")]
+        [step, label, fmt(x), fmt(y), fmt(y / x if x else None, 2, " x")]
         for _d, step, label, x, y in rows[:limit]
     ]
 
@@ -829,28 +698,28 @@ def _render_incremental(w, results: dict, s: dict) -> None:
         row = [step]
         for key in ("history", "new_day", "day_alone", "recompute"):
             ref = inc[key].get(step)
-            row.append(_f(ref["job_seconds"]) if ref and ref.get("ok") else ("failed" if ref else "–"))
+            row.append(fmt(ref["job_seconds"]) if ref and ref.get("ok") else ("failed" if ref else "–"))
         new, alone = inc["new_day"].get(step), inc["day_alone"].get(step)
         ok = new and alone and new.get("ok") and alone.get("ok")
-        row.append(_f(new["job_seconds"] / alone["job_seconds"], 2, " x") if ok else "–")
+        row.append(fmt(new["job_seconds"] / alone["job_seconds"], 2, " x") if ok else "–")
         rows.append(row)
     rows.append(
         [
             "**total**",
-            f"**{_f(i['history_seconds'])}**",
-            f"**{_f(i['new_day_seconds'])}**",
-            f"**{_f(i['day_alone_seconds'])}**",
-            f"**{_f(i['recompute_seconds'])}**",
-            f"**{_f(i['ratio'], 2, ' x')}**",
+            f"**{fmt(i['history_seconds'])}**",
+            f"**{fmt(i['new_day_seconds'])}**",
+            f"**{fmt(i['day_alone_seconds'])}**",
+            f"**{fmt(i['recompute_seconds'])}**",
+            f"**{fmt(i['ratio'], 2, ' x')}**",
         ]
     )
     rows.append(
         ["total, JVM CPU s"]
-        + [_f(_cost(inc[k], key="jvm_cpu_seconds")) for k in ("history", "new_day", "day_alone", "recompute")]
-        + [_f(i.get("ratio_cpu"), 2, " x")]
+        + [fmt(cost(inc[k], key="jvm_cpu_seconds")) for k in ("history", "new_day", "day_alone", "recompute")]
+        + [fmt(i.get("ratio_cpu"), 2, " x")]
     )
     w(
-        _table(
+        table(
             [
                 "step",
                 f"history ({n} days) s",
@@ -864,8 +733,8 @@ def _render_incremental(w, results: dict, s: dict) -> None:
     )
     w("")
     w(
-        f"New day / that day alone: **{_f(i['ratio'], 2, ' x')}** (target <= {i['target']}): "
-        f"{_verdict(i['pass'])}. New day / recompute everything: {_f(i['vs_recompute'], 2, ' x')}."
+        f"New day / that day alone: **{fmt(i['ratio'], 2, ' x')}** (target <= {i['target']}): "
+        f"{verdict(i['pass'])}. New day / recompute everything: {fmt(i['vs_recompute'], 2, ' x')}."
     )
     w("")
     w("### Where the time goes" + (" (target missed)" if i.get("pass") is False else ""))
@@ -875,8 +744,8 @@ def _render_incremental(w, results: dict, s: dict) -> None:
         for key, name in (("new_day", "new day"), ("day_alone", "alone")):
             ref = inc[key].get(step)
             if ref:
-                pairs.append((f"{step} {name}", ref, _el(results, ref)))
-    w(_table(BREAKDOWN_HEADERS, _breakdown_rows(pairs)))
+                pairs.append((f"{step} {name}", ref, eventlog_of(results, ref)))
+    w(table(BREAKDOWN_HEADERS, breakdown_rows(pairs)))
     w("")
     if i.get("pass") is False:
         gaps = []
@@ -887,15 +756,15 @@ def _render_incremental(w, results: dict, s: dict) -> None:
         gaps.sort(reverse=True)
         if gaps:
             d, step = gaps[0]
-            el = _el(results, inc["new_day"][step])
+            el = eventlog_of(results, inc["new_day"][step])
             w(
                 f"The largest excess is in **{step}** (+{d:.1f} s over the day alone); there "
-                f"{_driver_share(inc['new_day'][step], el)}; its costliest operations: {_top_ops_sentence(el)}."
+                f"{driver_share(inc['new_day'][step], el)}; its costliest operations: {top_ops_sentence(el)}."
             )
             w("")
             w(f"{step} on the new day, operations:")
             w("")
-            w(_operations_table(el))
+            w(operations_table(el))
             w("")
     reads = inc.get("gold_reads") or {}
     if reads.get("new_day") or reads.get("day_alone"):
@@ -915,7 +784,7 @@ def _render_incremental(w, results: dict, s: dict) -> None:
                 ]
             )
         w(
-            _table(
+            table(
                 [
                     "gold table",
                     "days computed",
@@ -949,25 +818,25 @@ def _render_memory(w, results: dict, s: dict) -> None:
         rows.append(
             [
                 f"{p['scenario']}: {p['label']}",
-                _f(p.get("job_seconds")),
-                _f(p.get("jvm_cpu_seconds")),
-                _f(p.get("startup_seconds")),
-                _gib_kib(p.get("jvm_peak_rss_kib")),
-                _gib_b(p.get("jvm_heap_peak_bytes")),
-                _gib_kib(p.get("python_peak_rss_kib")),
-                _f(p.get("load_before"), 1),
+                fmt(p.get("job_seconds")),
+                fmt(p.get("jvm_cpu_seconds")),
+                fmt(p.get("startup_seconds")),
+                gib_kib(p.get("jvm_peak_rss_kib")),
+                gib_b(p.get("jvm_heap_peak_bytes")),
+                gib_kib(p.get("python_peak_rss_kib")),
+                fmt(p.get("load_before"), 1),
             ]
         )
     w(
-        f"Highest JVM peak RSS: **{_gib_kib(mem['max_jvm_rss_kib'])}** ({mem['max_jvm_rss_at']}); highest "
-        f"peak heap {_gib_b(mem['max_heap_bytes'])} ({mem['max_heap_at']}); highest Python peak "
-        f"{_gib_kib(mem['max_python_rss_kib'])}."
+        f"Highest JVM peak RSS: **{gib_kib(mem['max_jvm_rss_kib'])}** ({mem['max_jvm_rss_at']}); highest "
+        f"peak heap {gib_b(mem['max_heap_bytes'])} ({mem['max_heap_at']}); highest Python peak "
+        f"{gib_kib(mem['max_python_rss_kib'])}."
     )
     w("")
     w("All measured processes, in run order:")
     w("")
     w(
-        _table(
+        table(
             [
                 "process",
                 "job s",

@@ -1,35 +1,36 @@
 """The benchmark command: measures lakepulse on this machine in one run and writes BENCHMARKS.md.
 
-    make bench                       # = .venv/bin/python -m bench
-    .venv/bin/python -m bench --customers 300 --days 28 --sizes 1,2,4 --repeat 2
+    make bench                       # = .venv/bin/python -m bench (parts scale and incremental)
+    .venv/bin/python -m bench --only scale --events 200000,1000000     # a shorter scale run
+    .venv/bin/python -m bench --only throughput,growth --customers 300 --days 28 --sizes 1,2,4
 
 What it measures (each measured job runs in a fresh Python + JVM process, `bench/job.py`, with a Spark
 event log; nothing is timed inside the test suite):
 
-1. ingestion throughput: `ingest --source events` on the largest dataset against plain Spark reading
-   the same files with the same schema and writing Parquet (`bench/baseline_parquet.py`), in events/s
-   and MB/s per core, and their ratio (target: ingest >= 0.7 x the baseline); both again on the
-   smallest dataset, for a marginal figure in which per-run fixed costs cancel;
-2. growth: the data steps of the pipeline (ingest, refine, features, kpis; the model steps with
-   `--models`, reported apart) at each size of `--sizes` (customers x size, same days and seed), against
-   linear growth (target: no worse than 1.1 x linear);
-3. incremental: a lake holding the first N = days - 1 days, processed, then the last day landed and
-   processed incrementally, against recomputing all days from scratch and against processing that day
-   alone (target: incremental <= 1.5 x that day alone);
-4. driver peak memory of every process (the JVM's peak resident set, its peak heap, Python's peak).
+* scale (bench/scale.py, default): the data steps (ingest, refine, features, kpis) at each `--events`
+  size (default 1M and 10M events), the events' ingestion against plain Spark writing Parquet
+  (target >= 0.7 x its throughput at the largest size), growth against linear in events (target
+  <= 1.1 x), the kpis job against DuckDB computing kpi_daily from the same silver files (target <= 3 x),
+  and the processes' peak memory;
+* incremental (default): a lake holding `--history-days` days (default 365) of 1x customers, processed,
+  then one more day landed and processed incrementally, against processing that day alone in a fresh
+  lake (target <= 1.5 x); `--recompute` adds all days from scratch;
+* throughput and growth (on request, small data): ingest against the baseline and the data steps at
+  `--sizes` multiples of `--customers`, where per-run fixed costs dominate;
+* memory: every process's JVM peak resident set, peak heap and Python peak.
 
-Defaults (1x = 300 customers x 28 days, sizes 1,2,4): 28 measured processes and 3 generations, about
-20-25 minutes on a quiet 2-core machine (estimated from the JVM CPU time of smaller runs; a busy machine
-doubles it). Datasets are generated with a fixed seed under the work folder (default build/bench/,
-never measured) and reused by later runs with the same parameters. Results: BENCHMARKS.md and bench/results.json,
-both rewritten whole by every run; logs and event logs stay in the work folder.
+The default run takes well over an hour on a quiet 2-core machine (mostly the 10M-event dataset: its
+generation, not measured, and its data steps). Datasets are generated with a fixed seed under the work
+folder (default build/bench/) and reused by later runs with the same parameters; each day folder's files
+get the modification time of the night after their day, as a landing folder fed daily would have.
+Results: BENCHMARKS.md and bench/results.json, both rewritten whole by every run; logs and event logs
+stay in the work folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
 import json
 import os
 import re
@@ -37,24 +38,37 @@ import shutil
 import subprocess
 import sys
 import time
-import zlib
-from collections.abc import Callable
 from pathlib import Path
 
 from bench import eventlog, machine, report
+from bench.landing import days_in, events_stats, folder_bytes, link_landing, stamp_landing_times
+from bench.records import ref
+from bench.scale import DEFAULT_DAYS, DEFAULT_EVENTS, SCALE_STEPS, run_scale
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_STEPS = ("ingest", "refine", "features", "kpis")
 MODEL_STEPS = ("train_churn", "train_pricing", "score")
 # State feeds: a day's folder holds changes only, so "that day alone" still needs all their folders.
 DIMENSION_SOURCES = ("customers", "prices")
-DAY_FOLDER = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
-TARGETS = {"ingest_ratio_min": 0.7, "growth_max": 1.1, "incremental_max": 1.5}
+TARGETS = {"ingest_ratio_min": 0.7, "growth_max": 1.1, "incremental_max": 1.5, "kpis_vs_duckdb_max": 3.0}
 
 # train_churn's labelled as-of dates need the churn horizon after them and the split gap between them
 # (conf: gold.churn_horizon_days, models.split_gap_days); shorter datasets make it fail, naming the setting.
 MODELS_MIN_DAYS = 70
-DEFAULTS = {"customers": 300, "days": 28, "sizes": "1,2,4", "seed": 42, "bad_rate": 0.002, "repeat": 1}
+DEFAULTS = {
+    "customers": 300,
+    "days": 28,
+    "sizes": "1,2,4",
+    "seed": 42,
+    "bad_rate": 0.002,
+    "repeat": 1,
+    "history_days": 365,
+    "events": DEFAULT_EVENTS,
+}
+PARTS = ("scale", "throughput", "growth", "incremental")
+# The scale part measures throughput and growth at millions of events; the small-data throughput and
+# growth parts (fixed costs at thousands of events) run on request.
+DEFAULT_PARTS = ("scale", "incremental")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -93,9 +107,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--models", action="store_true", help="also time train_churn, train_pricing, score")
     p.add_argument(
+        "--events",
+        default=DEFAULT_EVENTS,
+        help="scale part: comma-separated event counts, each a dataset of its own (default %(default)s)",
+    )
+    p.add_argument(
+        "--scale-days",
+        type=int,
+        default=DEFAULT_DAYS,
+        help="scale part: days of each dataset; customers follow from --events (default %(default)s)",
+    )
+    p.add_argument(
+        "--history-days",
+        type=int,
+        default=DEFAULTS["history_days"],
+        help="incremental part: days of history before the new day, 1x customers (default %(default)s)",
+    )
+    p.add_argument(
+        "--recompute",
+        action="store_true",
+        help="incremental part: also recompute every day from scratch (as long again as the history)",
+    )
+    p.add_argument(
         "--only",
-        default="throughput,growth,incremental",
-        help="comma-separated parts to run (default: all); BENCHMARKS.md marks the others as not run",
+        default=",".join(DEFAULT_PARTS),
+        help="comma-separated parts to run, of " + ", ".join(PARTS) + " (default %(default)s); "
+        "BENCHMARKS.md marks the others as not run",
     )
     p.add_argument("--workdir", default=str(ROOT / "build" / "bench"), help="datasets, lakes, logs")
     p.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"), help="the Markdown report")
@@ -105,7 +142,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.size_list = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
     args.parts = {s.strip() for s in args.only.split(",") if s.strip()}
-    unknown = args.parts - {"throughput", "growth", "incremental"}
+    unknown = args.parts - set(PARTS)
     if unknown:
         p.error(f"--only: unknown part(s) {', '.join(sorted(unknown))}")
     if not args.size_list or min(args.size_list) < 1:
@@ -113,6 +150,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.base_customers = max(1, round(args.customers * args.scale))
     if args.days < 3:
         p.error("--days: at least 3 (history and one more day)")
+    try:
+        args.events_list = sorted({int(float(x)) for x in args.events.split(",") if x.strip()})
+    except ValueError:
+        p.error(f"--events {args.events!r}: comma-separated event counts, e.g. 1000000,10000000")
+    if not args.events_list or min(args.events_list) < 1000:
+        p.error("--events: at least 1000 events per dataset")
+    if args.history_days < 2:
+        p.error("--history-days: at least 2")
     return args
 
 
@@ -162,6 +207,10 @@ class Bench:
                 "repeat": args.repeat,
                 "models": args.models,
                 "parts": sorted(args.parts),
+                "events": args.events_list,
+                "scale_days": args.scale_days,
+                "history_days": args.history_days,
+                "recompute": args.recompute,
                 "workdir": str(self.work),
             },
             "targets": TARGETS,
@@ -181,7 +230,9 @@ class Bench:
         if "growth" in a.parts:
             n += steps * len(a.size_list)
         if "incremental" in a.parts:
-            n += 3 * len(DATA_STEPS) + (0 if "growth" in a.parts and 1 in a.size_list else len(DATA_STEPS))
+            n += (4 if a.recompute else 3) * len(DATA_STEPS)
+        if "scale" in a.parts:
+            n += (len(SCALE_STEPS) + 1) * len(a.events_list)
         return n
 
     def log(self, text: str) -> None:
@@ -289,38 +340,51 @@ class Bench:
     def dataset(self, size: int) -> Path:
         """The landing folder of the dataset at `size` x customers, generated once (not measured)."""
         a = self.args
-        home = self.work / "data" / f"x{size}"
-        landing = home / "landing"
         customers = a.base_customers * size
-        wanted = {
-            "customers": customers,
-            "days": a.days,
-            "seed": a.seed,
-            "bad_record_rate": a.bad_rate,
-        }
+        return self._dataset(f"x{size}", ["--customers", str(customers)], {"customers": customers}, a.days)
+
+    def events_dataset(self, events: int, days: int) -> Path:
+        """The landing folder of a dataset of about `events` events (`generate --events`), generated once."""
+        from bench.scale import events_label
+
+        key = f"events-{events_label(events)}"
+        return self._dataset(key, ["--events", str(events)], {"events_requested": events}, days)
+
+    def history_dataset(self) -> Path:
+        """The incremental part's dataset: 1x customers over the history days plus the new day."""
+        a = self.args
+        days = a.history_days + 1
+        return self._dataset(
+            f"history-{days}d", ["--customers", str(a.base_customers)], {"customers": a.base_customers}, days
+        )
+
+    def _dataset(self, key: str, size_args: list[str], wanted_size: dict, days: int) -> Path:
+        a = self.args
+        home = self.work / "data" / key
+        landing = home / "landing"
+        wanted = {**wanted_size, "days": days, "seed": a.seed, "bad_record_rate": a.bad_rate}
         manifest = landing / "_truth" / "manifest.json"
-        key = f"x{size}"
         if key in self.results["datasets"]:
             return landing
         reuse = False
         if manifest.is_file() and not a.fresh_data:
-            params = json.loads(manifest.read_text(encoding="utf-8")).get("parameters", {})
+            info = json.loads(manifest.read_text(encoding="utf-8"))
+            params = {**info.get("parameters", {}), **info.get("requested", {})}
             reuse = all(params.get(k) == v for k, v in wanted.items())
-        generate_seconds = None
+        generate_seconds = generate_record = None
         if reuse:
-            self.log(f"data: reusing {landing} ({customers} customers, {a.days} days)")
+            self.log(f"data: reusing {landing} ({key}, {days} days)")
         else:
             shutil.rmtree(home, ignore_errors=True)
             record = self.run_job(
                 "data",
-                f"generate x{size} ({customers} customers, {a.days} days)",
+                f"generate {key} ({' '.join(size_args)}, {days} days)",
                 "generate",
                 home,
                 [
-                    "--customers",
-                    str(customers),
+                    *size_args,
                     "--days",
-                    str(a.days),
+                    str(days),
                     "--seed",
                     str(a.seed),
                     "--bad-rate",
@@ -330,23 +394,29 @@ class Bench:
                 measured=False,
             )
             if not record["ok"]:
-                raise SystemExit(f"bench: generating the x{size} dataset failed; see {record['log']}")
+                raise SystemExit(f"bench: generating the {key} dataset failed; see {record['log']}")
             generate_seconds = record.get("job_seconds")
+            generate_record = ref(record)
+            info = json.loads(manifest.read_text(encoding="utf-8"))
+            info["requested"] = wanted_size  # what the dataset was asked for, for reuse by a later run
+            manifest.write_text(json.dumps(info, indent=2, sort_keys=True), encoding="utf-8")
+        stamp_landing_times(landing)
         info = json.loads(manifest.read_text(encoding="utf-8"))
         stats = events_stats(landing / "events")
         self.results["datasets"][key] = {
-            "size": size,
-            "customers": customers,
-            "days": a.days,
+            "customers": info.get("parameters", {}).get("customers"),
+            "days": days,
             "period": info.get("period"),
             "records": info.get("records"),
             "landing_bytes": folder_bytes(landing),
             "events": stats,
             "generate_seconds": generate_seconds,
+            "generate": generate_record,
             "reused": reuse,
+            **({"size": int(key[1:])} if key.startswith("x") else {}),
         }
         self.log(
-            f"data: x{size}: {stats['lines']:,} event lines, {stats['gz_bytes'] / 1e6:.1f} MB gzip, "
+            f"data: {key}: {stats['lines']:,} event lines, {stats['gz_bytes'] / 1e6:.1f} MB gzip, "
             f"{stats['raw_bytes'] / 1e6:.1f} MB uncompressed"
         )
         return landing
@@ -394,7 +464,7 @@ class Bench:
             "size": sizes[0],
             "dataset": f"x{sizes[0]}",
             "small_dataset": f"x{sizes[-1]}" if len(sizes) > 1 else None,
-            "runs": [_ref(x) for x in runs],
+            "runs": [ref(x) for x in runs],
         }
 
     def growth(self) -> None:
@@ -411,10 +481,11 @@ class Bench:
 
     def incremental(self) -> None:
         a = self.args
-        landing = self.dataset(1)
-        period = self.results["datasets"]["x1"]["period"] or {}
+        landing = self.history_dataset()
+        key = f"history-{a.history_days + 1}d"
+        period = self.results["datasets"][key]["period"] or {}
         last = period.get("end") or max(days_in(landing))
-        history_days = a.days - 1
+        history_days = a.history_days
 
         hist = self.fresh_home("incremental", "history")
         link_landing(landing, hist / "landing", lambda _s, d: d is None or d < last)
@@ -430,15 +501,17 @@ class Bench:
         )
         day_alone = self.run_steps("incremental", f"day {last} alone", alone, DATA_STEPS)
 
-        growth_1x = self.results.get("growth", {}).get("sizes", {}).get("1")
-        if growth_1x is not None:
-            recompute, recompute_from = growth_1x["steps"], "growth x1"
-        else:
+        recompute, recompute_from = {}, None
+        if a.recompute:
             home = self.fresh_home("incremental", "recompute")
             link_landing(landing, home / "landing", lambda _s, _d: True)
-            recompute = self.run_steps("incremental", f"recompute all {a.days} days", home, DATA_STEPS)
-            recompute_from = "incremental/recompute"
+            label = f"recompute all {history_days + 1} days"
+            recompute, recompute_from = (
+                self.run_steps("incremental", label, home, DATA_STEPS),
+                "incremental/recompute",
+            )
         self.results["incremental"] = {
+            "dataset": key,
             "day": last,
             "history_days": history_days,
             "history_home": str(hist),
@@ -458,7 +531,7 @@ class Bench:
         out = {}
         for step in steps:
             rec = self.run_job(scenario, f"{label}: {step}", step, home)
-            out[step] = _ref(rec)
+            out[step] = ref(rec)
             if not rec["ok"]:
                 break
         return out
@@ -468,7 +541,7 @@ class Bench:
     def run(self) -> int:
         a = self.args
         self.work.mkdir(parents=True, exist_ok=True)
-        for sub in ("eventlogs", "results", "logs", "throughput", "growth", "incremental"):
+        for sub in ("eventlogs", "results", "logs", *PARTS):
             shutil.rmtree(self.work / sub, ignore_errors=True)
         self.results["machine"] = machine.describe(self.work)
         m = self.results["machine"]
@@ -483,6 +556,8 @@ class Bench:
                 "(a 30-day label horizon, then a 30-day gap between training and validation dates)"
             )
         try:
+            if "scale" in a.parts:
+                run_scale(self)
             if "throughput" in a.parts:
                 self.throughput()
             if "growth" in a.parts:
@@ -509,96 +584,6 @@ class Bench:
         )
         for line in report.headline(r):
             print("  " + line, flush=True)
-
-
-def _ref(record: dict) -> dict:
-    """A step's record as stored under its part (the full record is in `processes`)."""
-    keep = (
-        "label",
-        "job",
-        "ok",
-        "job_seconds",
-        "startup_seconds",
-        "process_seconds",
-        "jvm_peak_rss_kib",
-        "jvm_heap_peak_bytes",
-        "python_peak_rss_kib",
-        "jvm_cpu_seconds",
-        "python_cpu_seconds",
-        "cores",
-        "app_id",
-        "load_before",
-        "load_after",
-        "log",
-        "variant",
-        "size",
-        "ready_epoch_ms",
-        "done_epoch_ms",
-    )
-    return {k: record[k] for k in keep if k in record}
-
-
-# --- landing helpers ------------------------------------------------------------------------------------
-
-
-def _visible(name: str) -> bool:
-    return not name.startswith((".", "_"))
-
-
-def link_landing(src: Path, dst: Path, include: Callable[[str, str | None], bool]) -> int:
-    """Hard-links (else copies) the landing files of `src` that `include(source, day)` keeps into `dst`."""
-    count = 0
-    for source in sorted(p for p in src.iterdir() if p.is_dir() and _visible(p.name)):
-        for entry in sorted(source.iterdir()):
-            match = DAY_FOLDER.match(entry.name)
-            if entry.is_dir() and match:
-                if not include(source.name, match.group(1)):
-                    continue
-                files = [f for f in entry.iterdir() if f.is_file() and _visible(f.name)]
-                target = dst / source.name / entry.name
-            elif entry.is_file() and _visible(entry.name) and include(source.name, None):
-                files, target = [entry], dst / source.name
-            else:
-                continue
-            target.mkdir(parents=True, exist_ok=True)
-            for f in files:
-                out = target / f.name
-                if out.exists():
-                    continue
-                try:
-                    os.link(f, out)
-                except OSError:
-                    shutil.copy2(f, out)
-                count += 1
-    return count
-
-
-def days_in(landing: Path) -> list[str]:
-    return sorted({m.group(1) for p in landing.glob("*/*") if (m := DAY_FOLDER.match(p.name))})
-
-
-def folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and _visible(p.name))
-
-
-def events_stats(folder: Path) -> dict:
-    """Lines and bytes of the events landing files: as stored (gzip) and uncompressed.
-
-    A truncated gzip file (the generator plants one) counts the lines and bytes readable before its end.
-    """
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and _visible(p.name))
-    lines = raw = stored = 0
-    for f in files:
-        stored += f.stat().st_size
-        opener = gzip.open if f.name.endswith(".gz") else open
-        try:
-            with opener(f, "rb") as stream:
-                while chunk := stream.read(1 << 20):
-                    raw += len(chunk)
-                    lines += chunk.count(b"\n")
-        except (EOFError, OSError, zlib.error):
-            continue
-    return {"files": len(files), "lines": lines, "gz_bytes": stored, "raw_bytes": raw}
 
 
 def gold_reads(home: Path, since: dict | None = None) -> list[dict]:

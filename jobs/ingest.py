@@ -25,7 +25,7 @@ def body(args: argparse.Namespace, config: Config, spark: SparkSession) -> int:
     if args.stream:
         runner.run_stream_mode(spark, config, request, run_id, interval)
     else:
-        runner.run_batch_mode(spark, config, request, run_id)
+        runner.run_batch_mode(spark, config, request, run_id, full_check=args.full_check)
     return 0
 
 
@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", choices=list(SOURCES), help="one source (default: all)")
     parser.add_argument(
         "--path", help="read this file or folder instead of the source's landing folder (needs --source)"
+    )
+    parser.add_argument(
+        "--full-check",
+        action="store_true",
+        help="look up every listed file in the bookkeeping, however old (default: files modified within "
+        "ingest.max_file_age_hours of the newest ingested file)",
     )
     add_stream_arguments(
         parser,

@@ -489,3 +489,30 @@ def check_cost_kpis(spark, home, con, planted: bool = False) -> None:
 
 def test_cost_kpis_match_oracle(spark, run):
     check_cost_kpis(spark, *run, planted=True)
+
+
+# ------------------------------------------------------------------------- DuckDB kpi_daily (bench baseline)
+def test_duckdb_kpi_daily_matches_gold(spark, run):
+    """The scale benchmark's single-node alternative (bench/duckdb_kpis.py) computes exactly the gold
+    kpi_daily the job wrote, from the same silver Delta tables: otherwise the comparison is unfair."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from bench import duckdb_kpis
+
+    home = run[0]
+    silver = Path(make_config(home).table_path("silver", "events")).parent
+    frame = duckdb_kpis.kpi_daily(silver, fx.START, fx.END, H, A, threads=2)
+    got = [
+        {
+            c: None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
+            for c, v in r.items()
+        }
+        for r in frame.to_dict("records")
+    ]
+    written = gold(spark, home, "kpi_daily")
+    assert list(frame.columns) == list(written[0])
+    assert any(r["churned"] for r in got) and any(r["churn_base"] is None for r in got)
+    assert any(r["segment"] == "unknown" and r["sessions"] for r in got)
+    fx.assert_same_rows(got, written, keys=("date", "dimension", "segment"))

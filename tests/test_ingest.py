@@ -6,6 +6,7 @@ goes, which records are bad and why, which are duplicates, and which file is tru
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -168,3 +169,87 @@ def test_streaming_and_batch_ingestion_give_the_same_tables(spark, lake, tmp_pat
 def _booked(spark, home) -> list[str]:
     booked = table(spark, home, "bronze", "_ingested_files").where(F.col("source") == "events").collect()
     return sorted(os.path.relpath(r.path.removeprefix("file:"), str(home)) for r in booked)
+
+
+def _stamp_by_day(landing) -> None:
+    """Each day folder's files landed the night after their day (a backfill of several days)."""
+    for path in landing.rglob("*"):
+        day = next((p.removeprefix("date=") for p in path.parts if p.startswith("date=")), None)
+        if path.is_file() and day is not None:
+            stamp = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC).timestamp() + 86_400 + 3_600
+            os.utime(path, (stamp, stamp))
+
+
+def test_a_backfill_runs_as_bounded_batches_each_committed_once(spark, lake, tmp_path):
+    home, truth = lake
+    capped = tmp_path / "capped"
+    shutil.copytree(home / "landing", capped / "landing")
+    _stamp_by_day(capped / "landing")
+    n_files = sum(
+        1 for p in (capped / "landing").rglob("*") if p.is_file() and not p.name.startswith((".", "_"))
+    )
+    cap = 4
+    assert run("ingest", capped, "--set", f"ingest.max_files_per_batch={cap}") == 0
+    booked = table(spark, capped, "bronze", "_ingested_files").collect()
+    sizes = Counter(r.batch_id for r in booked)
+    assert len(booked) == n_files and max(sizes.values()) <= cap and len(sizes) == -(-n_files // cap)
+    # Oldest files first: no batch holds a file that landed after a file of a later batch.
+    by_batch = sorted((r.batch_id, r.modified_at) for r in booked)
+    for (b1, t1), (b2, t2) in zip(by_batch, by_batch[1:], strict=False):
+        assert b1 == b2 or t1 <= t2
+    audit = table(spark, capped, "bronze", "ingest_audit").collect()
+    assert {r.batch_id for r in audit} == set(sizes)  # every batch committed
+    for source in SOURCES:
+        mine = [r for r in audit if r.source == source]
+        assert sum(r.records_read for r in mine) == truth.records[source], source
+        assert sum(r.loaded for r in mine) == truth.loaded(source), source
+        assert sum(r.duplicates_dropped for r in mine) == truth.duplicates[source], source
+        keys = [c for c in ("event_id",) if source == "events"]
+        if keys:
+            ids = [r.event_id for r in table(spark, capped, "bronze", source).select(*keys).collect()]
+            assert len(ids) == len(set(ids)) == truth.loaded(source)
+    before = versions(capped)
+    assert run("ingest", capped, "--set", f"ingest.max_files_per_batch={cap}") == 0
+    assert versions(capped) == before
+
+
+def _data_files_of_first_commit(table_dir) -> list:
+    log = json.loads(
+        "[" + ",".join((table_dir / "_delta_log" / f"{0:020d}.json").read_text().split("\n")[:-1]) + "]"
+    )
+    return [table_dir / a["add"]["path"] for a in log if "add" in a]
+
+
+def test_new_files_are_looked_up_without_reading_old_bookkeeping(spark, tmp_path, monkeypatch):
+    """After a year of runs the lookup reads the newest plans and bookings only: deleting the oldest
+    bookkeeping files (which any full read would hit) must not matter to a run over newer files."""
+    from lakepulse.ingest import runner
+
+    monkeypatch.setattr(runner, "RECENT_PLANS", 1)
+    home = tmp_path / "home"
+    truth = Truth()
+    write_events(home / "landing", truth)
+    _stamp_by_day(home / "landing")
+    days = sorted((home / "landing" / "events").glob("date=*"))
+    old = [p for p in days if p.name != days[-1].name]
+    hidden = tmp_path / "later"
+    shutil.move(str(days[-1]), hidden)  # the last day lands later
+    assert run("ingest", home, "--source", "events") == 0  # batch 0: the first day(s)
+    shutil.move(str(hidden), days[-1])
+    later = dt.datetime.fromisoformat(DAYS[-1]).replace(tzinfo=dt.UTC).timestamp() + 20 * 86_400
+    for path in days[-1].iterdir():
+        os.utime(path, (later, later))
+    assert run("ingest", home, "--source", "events") == 0  # batch 1: the last day
+    extra = days[-1] / "part-late-resend.json"
+    extra.write_text(json.dumps({"event_id": "e-extra-1"}) + "\n")  # quarantined (missing fields): 1 record
+    os.utime(extra, (later + 3_600, later + 3_600))
+    lake_dir = home / "lake" / "bronze"
+    for name in ("_ingested_files", "ingest_audit"):
+        for f in _data_files_of_first_commit(lake_dir / name):
+            f.unlink()  # batch 0's bookkeeping: a run that reads it fails
+    assert old and run("ingest", home, "--source", "events") == 0  # batch 2: the new file only
+    audit = {
+        r.batch_id: r
+        for r in table(spark, home, "bronze", "ingest_audit").where("batch_id = 'ingest-00000002'").collect()
+    }
+    assert [(a.files_read, a.records_read) for a in audit.values()] == [(1, 1)]

@@ -10,12 +10,15 @@ import datetime as dt
 import json
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakepulse import privacy
+from lakepulse import delta_io, privacy, schemas
+from lakepulse.ingest import lake as lake_tables
+from lakepulse.refine import runner
 from tests.ingest_fixtures import (
     DAYS,
     _customer,
@@ -171,6 +174,74 @@ def test_no_email_or_ipv4_in_any_silver_or_gold_table(spark, lake):
     assert "login failed for <email> from <ipv4>" in messages
 
 
+def _commit_audit(spark, config, *batches: tuple[int, str]) -> None:
+    """Ingest's commit marker for (batch number, source) pairs: one audit file per call, as ingest writes."""
+    at = "2026-01-01 00:00:00.000000"
+    rows = [("run", s, f"ingest-{n:08d}", "batch", 1, 0, 1, 1, 0, 0, at, at) for n, s in batches]
+    delta_io.append(
+        lake_tables.small_frame(spark, rows, schemas.INGEST_AUDIT), lake_tables.bronze(config, "ingest_audit")
+    )
+
+
+def _refine(spark, config, source: str | None = None) -> dict[int, set]:
+    """One refine run in this process; the (unit, ingest batch) pairs of each version it committed."""
+    results = runner.refine(spark, config, runner.units_for(source), "test-run")
+    state = spark.read.format("delta").load(config.table_path("silver", "_refine_state"))
+    out: dict[int, set] = {}
+    for version in sorted({int(r.batch_id.removeprefix("refine-")) for r in results}):
+        rows = state.where(F.col("refine_version") == version).collect()  # statistics skip older files
+        assert {r.state for r in rows} == {"planned", "done"}
+        out[version] = {(r.table, r.ingest_batch_id) for r in rows}
+    return out
+
+
+def _batches(*pairs: tuple[str, int]) -> set:
+    return {(unit, f"ingest-{n:08d}") for unit, n in pairs}
+
+
+def _delete_bookkeeping_files(config) -> int:
+    """Deletes the audit and state data files written so far: Delta fails a read that touches one (a
+    collect of every audit and state row did), a read bounded by the new batches does not."""
+    tables = (lake_tables.bronze(config, "ingest_audit"), config.table_path("silver", "_refine_state"))
+    old = [f for path in tables for f in Path(path).glob("*.parquet")]
+    for f in old:
+        f.unlink()
+    return len(old)
+
+
+def test_refine_bookkeeping_reads_only_what_came_after_the_last_step(spark, config):
+    # Planted ingest commits only (no bronze table: a unit then writes nothing, its step is still recorded).
+    _commit_audit(spark, config, (0, "events"), (0, "customers"))
+    _commit_audit(spark, config, (2, "events"))  # batch 1 is still being ingested by a concurrent run
+    assert _refine(spark, config) == {0: _batches(("events", 0), ("customers", 0), ("events", 2))}
+    _commit_audit(spark, config, (1, "events"), (1, "prices"))  # committed late: must not be skipped
+    _commit_audit(spark, config, (3, "customers"))
+    assert _refine(spark, config, "events") == {1: _batches(("events", 1))}
+    assert _refine(spark, config) == {2: _batches(("prices", 1), ("customers", 3))}
+    # Everything so far is refined: the next run must not read any of its audit or state files.
+    assert _delete_bookkeeping_files(config) == 4 + 6
+    _commit_audit(spark, config, (4, "events"), (4, "weather"))
+    assert _refine(spark, config) == {3: _batches(("events", 4), ("weather", 4))}
+
+
+def test_refine_state_written_without_marks_is_read_whole_once(spark, config):
+    # As an older lakepulse left it: version 0 done, version 1 planned only (its run was killed).
+    at = "2026-01-01 00:00:00.000000"
+    legacy = [
+        ("events", "events", "ingest-00000000", 0, "planned", "old", at),
+        ("events", "events", "ingest-00000000", 0, "done", "old", at),
+        ("events", "events", "ingest-00000001", 1, "planned", "old", at),
+    ]
+    state = config.table_path("silver", "_refine_state")
+    delta_io.append(lake_tables.small_frame(spark, legacy, schemas.REFINE_STATE), state)
+    _commit_audit(spark, config, (0, "events"), (1, "events"), (2, "events"))
+    # The interrupted version 1 is completed with its own batches, then batch 2 is new.
+    assert _refine(spark, config) == {1: _batches(("events", 1)), 2: _batches(("events", 2))}
+    assert _delete_bookkeeping_files(config) == 1 + 4  # the next done commits carry the marks
+    _commit_audit(spark, config, (3, "events"))
+    assert _refine(spark, config, "events") == {3: _batches(("events", 3))}
+
+
 def test_running_again_changes_no_table(spark, lake):
     home, _ = lake
     before = versions(home)
@@ -200,6 +271,9 @@ def test_new_files_are_refined_incrementally(spark, lake):
         copy / "landing/prices/date=2026-01-03/part-00000.csv",
         "product_id,category,price,currency,effective_from\nP0000,electronics,12.00,EUR,2026-01-03T00:00:00Z\n",
     )
+    tables = ("bronze/ingest_audit", "silver/_refine_state")
+    refined = [f for name in tables for f in (copy / "lake" / name).glob("*.parquet")]
+    assert len(refined) == 1 + 2
     assert run("ingest", copy) == 0
     audit = {
         r.source: r
@@ -212,6 +286,9 @@ def test_new_files_are_refined_incrementally(spark, lake):
         "customers": (1, 1, 0),
         "prices": (1, 1, 0),
     }
+    # Refining batch 1 needs no bookkeeping of batch 0 and refine version 0: deleted here.
+    for f in refined:
+        f.unlink()
     assert run("refine", copy) == 0
     state = table(spark, copy, "silver", "_refine_state").where(F.col("refine_version") == 1).collect()
     assert {(r.table, r.ingest_batch_id, r.state) for r in state} == {

@@ -172,6 +172,13 @@ class IngestConfig:
     # Streaming: files per micro-batch, and the default processing-time trigger of continuous runs.
     max_files_per_trigger: int = 1000
     trigger_interval: str = "1 minute"
+    # Batch mode: new files per batch (oldest first); a backfill runs as several batches, each committed
+    # once, so one run's memory and a crash's redo are bounded by the batch, not by the backlog.
+    max_files_per_batch: int = 1000
+    # Batch mode: a listed file modified more than this many hours before the newest file already
+    # ingested is taken as ingested and not looked up (as Spark's file stream does with maxFileAge), so
+    # the lookup reads only recent bookkeeping. 0: look up every listed file (`ingest --full-check`).
+    max_file_age_hours: int = 168
 
 
 @dataclass(frozen=True)

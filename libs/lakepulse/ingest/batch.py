@@ -127,10 +127,11 @@ class Classified:
     frame: DataFrame | None = None
     counts: dict[str, int] = field(default_factory=dict)
     existing: DataFrame | None = None
+    cached: list[DataFrame] = field(default_factory=list)
 
     def unpersist(self) -> None:
-        if self.frame is not None:
-            self.frame.unpersist()
+        for df in self.cached:
+            df.unpersist()
 
     def loaded_rows(self) -> DataFrame:
         """The lines to append to bronze: valid, first of their key in the batch, and new to bronze."""
@@ -229,11 +230,10 @@ def _valid() -> Column:
     return F.col(expectations.REASON).isNull()
 
 
-def _flagged(source: Source, parsed: DataFrame, rules) -> DataFrame:
-    """The rules applied, then only what the batch writes or counts is kept, then in-batch duplicates flagged.
+def _narrow(source: Source, parsed: DataFrame, rules) -> DataFrame:
+    """The rules applied, then only what the batch writes or counts is kept.
 
-    Typed values are needed by the rules only: dropping them here keeps the dedup shuffle and the
-    persisted frame narrow.
+    Typed values are needed by the rules only: dropping them here keeps the persisted frame narrow.
     """
     flagged = parsed.transform(expectations.flag(rules))
     columns = [F.col(f.name) for f in schemas.BRONZE_METADATA.fields]
@@ -243,12 +243,41 @@ def _flagged(source: Source, parsed: DataFrame, rules) -> DataFrame:
     columns += [F.col(c) for c in flagged.columns if c == expectations.REASON or c.startswith("_warn_")]
     keys = _key_columns(source)
     columns += [F.expr(k).alias(c) for k, c in zip(source.primary_key, keys, strict=True)]
-    narrow = flagged.select(*columns)
+    return flagged.select(*columns)
+
+
+def _repeated_keys(source: Source, frame: DataFrame) -> DataFrame | None:
+    """The keys that more than one valid line of the batch holds, with their number of lines.
+
+    Only the key columns are shuffled: duplicates are a small share of a batch, so ordering every line
+    by key (a shuffle and sort of the whole batch, raw text included) would cost more than the parsing.
+    """
     if not source.primary_key:
-        return narrow.select("*", F.lit(False).alias("_dup_in_batch"))
-    # First occurrence by file, then line text: deterministic, and rows tying on both are identical.
+        return None
+    keys = _key_columns(source)
+    return (
+        frame.where(_valid())
+        .groupBy(*keys)
+        .agg(F.count(F.lit(1)).alias("_copies"))
+        .where(F.col("_copies") > F.lit(1))
+    )
+
+
+def _with_duplicate_flag(source: Source, frame: DataFrame, repeated: DataFrame | None) -> DataFrame:
+    """`_dup_in_batch`: a valid line whose key an earlier line of the batch holds, first by file, then by
+    line text (deterministic; lines tying on both are identical). Only the lines of repeated keys are
+    ordered; the others are matched against those keys (a broadcast when they are few)."""
+    if repeated is None:
+        return frame.select("*", F.lit(False).alias("_dup_in_batch"))
+    keys = _key_columns(source)
+    marked = frame.join(repeated.select(*keys, F.lit(True).alias("_repeated")), on=keys, how="left")
+    single = marked.where(F.col("_repeated").isNull()).select(
+        *frame.columns, F.lit(False).alias("_dup_in_batch")
+    )
     first = Window.partitionBy(_valid(), *keys).orderBy(F.col("source_file").asc(), F.col("raw").asc())
-    return narrow.select("*", (_valid() & (F.row_number().over(first) > F.lit(1))).alias("_dup_in_batch"))
+    later = _valid() & (F.row_number().over(first) > F.lit(1))
+    multi = marked.where(F.col("_repeated")).select(*frame.columns, later.alias("_dup_in_batch"))
+    return single.unionByName(multi)
 
 
 def _existing_keys(
@@ -285,10 +314,7 @@ def classify(spark: SparkSession, config: Config, source: Source, plan: Plan) ->
             "%s: corrupt file(s) quarantined: %s", source.name, ", ".join(p.file.path for p in problems)
         )
     readable = [f for f in files if all(p.file != f for p in problems)]
-    extra = [
-        F.sum(F.when(F.col("_dup_in_batch"), 1).otherwise(0)).alias("_dups"),
-        F.sum(F.when(~_valid(), 1).otherwise(0)).alias("_rejected"),
-    ]
+    extra = [F.sum(F.when(~_valid(), 1).otherwise(0)).alias("_rejected")]
     if source.partition_column:
         extra.append(F.collect_set(F.when(_valid(), F.col(source.partition_column))).alias("_days"))
     while True:
@@ -296,7 +322,7 @@ def classify(spark: SparkSession, config: Config, source: Source, plan: Plan) ->
         if parsed is None:
             empty = expectations.Outcome({r.name: 0 for r in rules}, 0)
             return Classified(source, files, rules, empty, problems + file_problems)
-        flagged = _flagged(source, parsed, rules).persist(StorageLevel.MEMORY_AND_DISK)
+        flagged = _narrow(source, parsed, rules).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             outcome, row = expectations.count_failures(flagged, rules, extra)  # reads every file
             break
@@ -320,8 +346,22 @@ def classify(spark: SparkSession, config: Config, source: Source, plan: Plan) ->
         raise
     # Counted from the lines; _check_reconciles checks the rules' counts against it.
     quarantined = int(row["_rejected"] or 0)
-    candidates = outcome.rows - quarantined - int(row["_dups"] or 0)  # valid, first of their key in the batch
-    result = Classified(source, files, rules, outcome, problems + file_problems, flagged)
+    cached = [flagged]
+    repeated = _repeated_keys(source, flagged)
+    dups = 0
+    if repeated is not None and outcome.rows - quarantined > 0:
+        repeated = repeated.persist(StorageLevel.MEMORY_AND_DISK)
+        cached.append(repeated)
+        try:
+            # One row: the extra copies of repeated keys.
+            dups = int(repeated.agg(F.sum(F.col("_copies") - F.lit(1)).alias("n")).first()["n"] or 0)
+        except Exception:
+            for df in cached:
+                df.unpersist()
+            raise
+    candidates = outcome.rows - quarantined - dups  # valid, first of their key in the batch
+    frame = _with_duplicate_flag(source, flagged, repeated if dups else None)
+    result = Classified(source, files, rules, outcome, problems + file_problems, frame, cached=cached)
     days = sorted(row["_days"]) if source.partition_column else []  # the batch's days: a handful of dates
     if candidates:
         result.existing = _existing_keys(spark, config, source, plan, days)
@@ -453,10 +493,11 @@ def run_batch(spark: SparkSession, config: Config, plan: Plan, resumed: bool) ->
             path = lake.bronze(config, source.name)
             partition_by = [source.partition_column] if source.partition_column else []
             if c.counts.get(LOADED):
-                # One file per day partition (or, unpartitioned, files of the advisory size): nothing left
-                # for auto compaction to do.
+                # Each task writes its lines' days: a file per day and task, no shuffle of the whole batch
+                # (landing files are per day, so a task's lines span a few days); unpartitioned tables get
+                # files of the advisory size.
                 frame = _bronze_frame(c)
-                frame = frame.repartition(*partition_by) if partition_by else frame.hint("rebalance")
+                frame = frame if partition_by else frame.hint("rebalance")
                 properties = lake.BRONZE_TABLE_PROPERTIES
                 delta_io.append(
                     frame, path, partition_by, txn=plan.txn, merge_schema=True, properties=properties

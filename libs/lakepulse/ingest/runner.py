@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -62,6 +63,11 @@ def resolve(config: Config, source_name: str | None, path: str | None) -> Reques
     """Validates the request before anything is written: source name, paths, readability."""
     if path is not None and source_name is None:
         raise UsageError("--path needs --source: it replaces the landing folder of one source")
+    if config.ingest.max_files_per_batch < 1 or config.ingest.max_file_age_hours < 0:
+        raise UsageError(
+            f"ingest.max_files_per_batch {config.ingest.max_files_per_batch} must be at least 1 and "
+            f"ingest.max_file_age_hours {config.ingest.max_file_age_hours} at least 0"
+        )
     if path is not None:
         s = source(source_name)
         root = path if "://" in path or path.startswith("file:") else os.path.abspath(path)
@@ -86,52 +92,139 @@ def _read(spark: SparkSession, config: Config, table: str) -> DataFrame:
     return delta_io.read_delta(spark, path)
 
 
-def incomplete_plans(spark: SparkSession, config: Config, mode: str) -> list[batch.Plan]:
-    """Batches planned (files booked) but without an audit row: a run stopped midway."""
-    audited = _read(spark, config, lake.AUDIT).select("batch_id").distinct()
-    pending = _read(spark, config, lake.FILES).join(audited, on="batch_id", how="left_anti")
-    rows = pending.select(
-        "source",
-        "batch_id",
-        "txn_version",
-        "run_id",
-        F.date_format("ingested_at", landing.TIMESTAMP_TEXT).alias("ingested_at"),
-        "path",
-        "size",
-        F.date_format("modified_at", landing.TIMESTAMP_TEXT).alias("modified_at"),
-    ).collect()  # files of unfinished batches only: metadata, bounded
+# A run completes every interrupted batch before it plans a new one, so an unaudited plan can only be
+# among the newest few; RECENT_PLANS of them are checked (more than concurrent runs ever leave behind).
+RECENT_PLANS = 16
+PLAN_MARKER = re.compile(r"^ingest-(\d{8}) ")
+
+
+@dataclass(frozen=True)
+class Bookkeeping:
+    """What ingestion needs to know of its past, read from the newest plans only (never all of history).
+
+    `last_version` is the newest planned batch number (-1 before the first); `pending` the plans without an
+    audit row; `newest_file` the latest modification time among the recent plans' files (UTC text), the
+    reference point of `ingest.max_file_age_hours`.
+    """
+
+    last_version: int
+    pending: tuple[batch.Plan, ...]
+    newest_file: str | None
+
+
+def last_planned_version(spark: SparkSession, config: Config) -> int | None:
+    """The newest planned batch number, from the plan commits' user metadata (`write_plan`).
+
+    Reads the last commits of the bookkeeping table only; None when none of them is a plan (a table
+    written by an older lakepulse, or maintained more than 100 times since its last plan).
+    """
+    path = lake.bronze(config, lake.FILES)
+    versions = [
+        int(m.group(1))
+        for text in delta_io.recent_user_metadata(spark, path, 100)
+        if (m := PLAN_MARKER.match(text))
+    ]
+    return max(versions, default=None)
+
+
+def bookkeeping(spark: SparkSession, config: Config, mode: str) -> Bookkeeping:
+    """Recent plans and their audit rows, read through Delta's file skipping on the batch columns."""
+    last = last_planned_version(spark, config)
+    if last is None:  # one full read, as before plans carried their number in the commit
+        row = _read(spark, config, lake.FILES).agg(F.max("txn_version").alias("v")).first()
+        last = -1 if row["v"] is None else int(row["v"])
+    first = max(0, last - RECENT_PLANS + 1)
+    planned = _read(spark, config, lake.FILES).where(F.col("txn_version") >= first)
+    audited = (
+        _read(spark, config, lake.AUDIT)
+        .where(F.col("batch_id") >= F.lit(batch.make_batch_id(first)))
+        .select("batch_id")
+        .distinct()
+    )
+    rows = (
+        planned.join(audited.select("batch_id", F.lit(True).alias("_audited")), on="batch_id", how="left")
+        .select(
+            "source",
+            "batch_id",
+            "txn_version",
+            "run_id",
+            F.date_format("ingested_at", landing.TIMESTAMP_TEXT).alias("ingested_at"),
+            "path",
+            "size",
+            F.date_format("modified_at", landing.TIMESTAMP_TEXT).alias("modified_at"),
+            F.coalesce(F.col("_audited"), F.lit(False)).alias("audited"),
+        )
+        .collect()
+    )  # the files of the last RECENT_PLANS batches only: metadata, bounded by the batch size
     grouped: dict[int, list] = {}
     for r in rows:
-        grouped.setdefault(int(r["txn_version"]), []).append(r)
+        if not r["audited"]:
+            grouped.setdefault(int(r["txn_version"]), []).append(r)
     plans = []
     for version, group in sorted(grouped.items()):
         files = tuple((r["source"], f) for r in group for f in landing.to_files([r]))
         plans.append(batch.Plan(version, files, group[0]["run_id"], group[0]["ingested_at"], mode))
-    return plans
+    newest = max((r["modified_at"] for r in rows), default=None)
+    return Bookkeeping(last, tuple(plans), newest)
 
 
-def next_version(spark: SparkSession, config: Config) -> int:
-    row = _read(spark, config, lake.FILES).agg(F.max("txn_version").alias("v")).first()
-    return 0 if row["v"] is None else int(row["v"]) + 1
+def _new_files(
+    spark: SparkSession, config: Config, candidates: DataFrame, known: Bookkeeping, full_check: bool
+) -> list[landing.LandingFile]:
+    """The candidates not booked yet, looked up among booked files no older than the oldest candidate.
+
+    A file keeps its modification time, so its booking is never older than the file itself: the lookup
+    reads only bookkeeping files whose modification times reach the oldest candidate (Delta's statistics
+    skip the others). In batch mode the listing holds every file ever landed, so with a horizon
+    (ingest.max_file_age_hours > 0, no full check) a listed file modified more than that before the
+    newest booked file counts as ingested, as Spark's file stream does with maxFileAge.
+    """
+    hours = config.ingest.max_file_age_hours
+    if hours > 0 and not full_check and known.newest_file is not None:
+        horizon = F.lit(known.newest_file).cast("timestamp") - F.expr(f"INTERVAL {int(hours)} HOURS")
+        candidates = candidates.where(F.col("modified_at").cast("timestamp") >= horizon)
+    listed = landing.to_files(candidates.collect())  # metadata of the files within the horizon
+    if not listed:
+        return []
+    oldest = min(f.modified_at for f in listed)
+    booked = {
+        r["path"]
+        for r in _read(spark, config, lake.FILES)
+        .where(F.col("modified_at") >= F.lit(oldest).cast("timestamp"))
+        .select("path")
+        .collect()
+    }  # bookings of files as recent as the candidates: bounded by the horizon, not by history
+    return [f for f in listed if f.path not in booked]
 
 
 def ingest_files(
-    spark: SparkSession, config: Config, request: Request, candidates: DataFrame, run_id: str, mode: str
+    spark: SparkSession,
+    config: Config,
+    request: Request,
+    candidates: DataFrame,
+    run_id: str,
+    mode: str,
+    full_check: bool = False,
 ) -> list[batch.Audit]:
-    """Finishes interrupted batches, then ingests the candidate files not booked yet as one batch."""
+    """Finishes interrupted batches, then ingests the candidate files not booked yet.
+
+    New files go oldest first into batches of at most `ingest.max_files_per_batch` files, each committed
+    on its own (a stream's micro-batch is already capped by maxFilesPerTrigger).
+    """
     audits = []
     # Before the first ingestion there is no bookkeeping to read: no interrupted batch, no booked file.
     first = not delta_io.is_delta(spark, lake.bronze(config, lake.FILES))
-    for plan in [] if first else incomplete_plans(spark, config, mode):
+    known = Bookkeeping(-1, (), None) if first else bookkeeping(spark, config, mode)
+    for plan in known.pending:
         log.info("resuming interrupted batch %s (%d files)", plan.batch_id, len(plan.files))
         audits += batch.run_batch(spark, config, plan, resumed=True)
-    if not first:
-        candidates = candidates.join(
-            _read(spark, config, lake.FILES).select("path"), on="path", how="left_anti"
-        )
-    fresh = landing.to_files(candidates.collect())  # new files only: metadata
+    fresh = (
+        landing.to_files(candidates.collect())
+        if first
+        else _new_files(spark, config, candidates, known, full_check)
+    )
     files = []
-    for f in fresh:
+    for f in sorted(fresh, key=lambda f: (f.modified_at, f.path)):
         name = request.source_of(f.path, config.paths.landing)
         if name is None:
             log.warning("ignoring %s: not under a source's landing folder", f.path)
@@ -140,26 +233,34 @@ def ingest_files(
     if not files:
         log.info("no new files")
         return audits
-    version = 0 if first else next_version(spark, config)
-    plan = batch.Plan(version, tuple(files), run_id, batch.now_text(), mode)
-    new = batch.run_batch(spark, config, plan, resumed=False)
-    for a in new:
-        log.info(
-            "%s: batch %s: %d file(s) (%d corrupt), %d read = %d loaded + %d quarantined + %d duplicates",
-            a.source,
-            a.batch_id,
-            a.files_read,
-            a.corrupt_files,
-            a.records_read,
-            a.loaded,
-            a.quarantined,
-            a.duplicates_dropped,
-        )
-    return audits + new
+    cap = config.ingest.max_files_per_batch
+    chunks = [files[i : i + cap] for i in range(0, len(files), cap)]
+    if len(chunks) > 1:
+        log.info("%d new files in %d batches of at most %d files", len(files), len(chunks), cap)
+    for number, chunk in enumerate(chunks, start=known.last_version + 1):
+        plan = batch.Plan(number, tuple(chunk), run_id, batch.now_text(), mode)
+        new = batch.run_batch(spark, config, plan, resumed=False)
+        for a in new:
+            log.info(
+                "%s: batch %s: %d file(s) (%d corrupt), %d read = %d loaded + %d quarantined + %d duplicates",
+                a.source,
+                a.batch_id,
+                a.files_read,
+                a.corrupt_files,
+                a.records_read,
+                a.loaded,
+                a.quarantined,
+                a.duplicates_dropped,
+            )
+        audits += new
+    return audits
 
 
-def run_batch_mode(spark: SparkSession, config: Config, request: Request, run_id: str) -> list[batch.Audit]:
-    return ingest_files(spark, config, request, landing.listing(spark, request.root), run_id, "batch")
+def run_batch_mode(
+    spark: SparkSession, config: Config, request: Request, run_id: str, full_check: bool = False
+) -> list[batch.Audit]:
+    listing = landing.listing(spark, request.root)
+    return ingest_files(spark, config, request, listing, run_id, "batch", full_check)
 
 
 def _file_stream(spark: SparkSession, config: Config, request: Request) -> DataFrame:

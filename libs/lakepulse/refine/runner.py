@@ -10,15 +10,23 @@ refines; silver/_refine_state records them twice: `planned` before the silver wr
 them. Every silver write of a version carries (txnAppId `refine`, txnVersion = the version), MERGEs
 included (through Delta's session settings), so a process killed after planning and restarted redoes
 the planned version with the same batches, and Delta skips the writes that had already been
-committed. Running refine again with nothing new changes no table. A step's units write different silver
-tables and run from a few driver threads at once (MERGEs take the session's txn settings in turn).
+committed. Running refine again with nothing new changes no table. A step's units write different
+silver tables and run from a few driver threads at once (MERGEs take the session's txn settings in turn).
+
+The bookkeeping reads do not grow with history: each done commit records, in its commit's user
+metadata, a high-water mark per unit (`Mark`): every committed ingest batch up to it is claimed. A run
+reads the newest marker from the state table's last commits, then only the audit rows above the
+lowest mark of its units, the claims above it and the rows of the versions after the marked one
+(an interrupted plan, whole), each through Delta's statistics on the batch and version columns. A table
+written without markers is read whole once; the next done commit records one.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -27,7 +35,7 @@ from lakepulse import delta_io, privacy, schemas, threads
 from lakepulse.config import Config
 from lakepulse.errors import LakepulseError, UsageError
 from lakepulse.ingest import lake
-from lakepulse.ingest.batch import expectation_rows, fault_point, now_text
+from lakepulse.ingest.batch import expectation_rows, fault_point, make_batch_id, now_text
 from lakepulse.ingest.sources import SOURCES
 from lakepulse.refine import app_logs, billing, customers, events, prices, requests, weather
 from lakepulse.refine.common import Context, Unit
@@ -49,6 +57,8 @@ UNITS: dict[str, Unit] = {
 UNIT_BY_NAME = {u.name: u for u in UNITS.values()}
 STATE = "_refine_state"
 APP_ID = "refine"
+# Commits of the state table searched for the newest done marker: a step makes two, maintenance a few.
+MARK_WINDOW = 100
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,7 @@ class Step:
     run_id: str
     recorded_at: str
     resumed: bool  # planned by an interrupted run: its plan is already recorded
+    high_water: dict[str, int] = field(default_factory=dict, hash=False)  # the mark its done commit records
 
     @property
     def batch_id(self) -> str:
@@ -93,34 +104,114 @@ def _state(spark: SparkSession, config: Config) -> DataFrame:
     return delta_io.read_delta(spark, path)
 
 
-def pending_steps(spark: SparkSession, config: Config, units: list[Unit], run_id: str) -> list[Step]:
-    """Interrupted steps first (as planned), then one step for the ingest batches not refined yet."""
-    audit_path = lake.bronze(config, lake.AUDIT)
-    if not delta_io.is_delta(spark, audit_path):
-        return []
-    # Bookkeeping, one row per ingest batch and source (and per refine step): bounded, small.
+def _batch_number(batch_id: str) -> int:
+    return int(batch_id.removeprefix("ingest-"))
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What the newest `done` commit of silver/_refine_state recorded in its user metadata.
+
+    `high_water[unit]` is an ingest batch number H such that every committed ingest batch up to H with
+    rows of the unit's source is claimed by a refine version up to `version`: what lies at or below it
+    never has to be read again, neither from bronze/ingest_audit nor from the state's claims.
+    """
+
+    version: int
+    high_water: dict[str, int]
+
+    def marker(self) -> str:
+        water = {u: make_batch_id(n) for u, n in sorted(self.high_water.items()) if n >= 0}  # none: -1
+        return json.dumps({"state": "done", "refine_version": self.version, "high_water": water})
+
+
+def _parse_mark(text: str) -> Mark | None:
+    try:
+        data = json.loads(text)
+        if data.get("state") != "done":
+            return None
+        water = {u: _batch_number(b) for u, b in data["high_water"].items()}
+        return Mark(int(data["refine_version"]), water)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError):
+        return None  # not a refine marker
+
+
+def last_mark(spark: SparkSession, config: Config) -> Mark | None:
+    """The newest done marker among the state table's last MARK_WINDOW commits (metadata, never rows).
+
+    None when there is none: no state yet, a table written before done commits carried the marker, or
+    more than MARK_WINDOW maintenance commits since the last refine step; the caller then reads all.
+    """
+    path = config.table_path("silver", STATE)
+    if not delta_io.is_delta(spark, path):
+        return None
+    marks = [m for t in delta_io.recent_user_metadata(spark, path, MARK_WINDOW) if (m := _parse_mark(t))]
+    return max(marks, key=lambda m: m.version, default=None)
+
+
+def _committed_above(spark: SparkSession, audit_path: str, floor: int) -> dict[str, set[str]]:
+    """The committed ingest batches above `floor`, by source: Delta's statistics on batch_id skip the
+    audit files of older batches (one file per batch), so the read does not grow with history."""
+    audit = delta_io.read_delta(spark, audit_path)
+    if floor >= 0:
+        audit = audit.where(F.col("batch_id") > F.lit(make_batch_id(floor)))
     committed: dict[str, set[str]] = {}
-    for r in delta_io.read_delta(spark, audit_path).select("source", "batch_id").distinct().collect():
+    for r in audit.select("source", "batch_id").distinct().collect():  # the new batches' rows only
         committed.setdefault(r["source"], set()).add(r["batch_id"])
-    rows = (
-        _state(spark, config)
-        .select(
-            "table",
-            "ingest_batch_id",
-            "refine_version",
-            "state",
-            "run_id",
-            F.date_format("recorded_at", "yyyy-MM-dd HH:mm:ss.SSSSSS").alias("at"),
-        )
-        .collect()
-    )
+    return committed
+
+
+def _state_rows(
+    spark: SparkSession, config: Config, mark: Mark | None, floor: int, units: list[Unit]
+) -> list:
+    """Every row of the versions after the marked one (an interrupted plan is among them, whole), and the
+    requested units' claims above `floor`: both through the statistics on refine_version and
+    ingest_batch_id, so the state files of older steps are skipped. Without a marker: every row."""
+    state = _state(spark, config)
+    if mark is not None:
+        after = F.col("refine_version") > F.lit(mark.version)
+        claims = F.col("table").isin(*[u.name for u in units])
+        if floor >= 0:
+            claims = claims & (F.col("ingest_batch_id") > F.lit(make_batch_id(floor)))
+        state = state.where(after | claims)
+    return state.select(
+        "table",
+        "ingest_batch_id",
+        "refine_version",
+        "state",
+        "run_id",
+        F.date_format("recorded_at", "yyyy-MM-dd HH:mm:ss.SSSSSS").alias("at"),
+    ).collect()
+
+
+def _contiguous(floor: int, committed: dict[str, set[str]]) -> int:
+    """The highest batch number up to which every batch above `floor` is committed (of any source).
+
+    Batch numbers are one sequence across sources and every committed batch has an audit row, so a gap
+    is a batch still being ingested (a concurrent run): the mark must stay below it, or the batch, once
+    committed, would never be refined.
+    """
+    numbers = {_batch_number(b) for ids in committed.values() for b in ids}
+    top = floor
+    while top + 1 in numbers:
+        top += 1
+    return top
+
+
+def _resumed(rows: list, mark: Mark | None) -> list[Step]:
+    """Planned versions without a done row, after the marked version (all versions without a marker)."""
+    after = -1 if mark is None else mark.version
     planned: dict[int, list] = {}
     done = set()
     for r in rows:
+        version = int(r["refine_version"])
+        if version <= after:
+            continue  # a claim row read for the new step: its version is done
         if r["state"] == "planned":
-            planned.setdefault(int(r["refine_version"]), []).append(r)
+            planned.setdefault(version, []).append(r)
         else:
-            done.add(int(r["refine_version"]))
+            done.add(version)
+    water = {} if mark is None else mark.high_water
     steps = []
     for version in sorted(set(planned) - done):
         group = planned[version]
@@ -128,7 +219,25 @@ def pending_steps(spark: SparkSession, config: Config, units: list[Unit], run_id
         for r in group:
             by_unit.setdefault(r["table"], []).append(r["ingest_batch_id"])
         batches = tuple((u, tuple(sorted(ids))) for u, ids in sorted(by_unit.items()))
-        steps.append(Step(version, batches, group[0]["run_id"], group[0]["at"], resumed=True))
+        # Its done commit keeps the previous mark: a lower mark is always safe, the new step raises it.
+        steps.append(Step(version, batches, group[0]["run_id"], group[0]["at"], True, water))
+    return steps
+
+
+def pending_steps(spark: SparkSession, config: Config, units: list[Unit], run_id: str) -> list[Step]:
+    """Interrupted steps first (as planned), then one step for the ingest batches not refined yet.
+
+    Bookkeeping reads are bounded by the batches since the newest done marker (`Mark`), not by history.
+    """
+    audit_path = lake.bronze(config, lake.AUDIT)
+    if not delta_io.is_delta(spark, audit_path):
+        return []
+    mark = last_mark(spark, config)
+    water = {} if mark is None else mark.high_water
+    floor = min(water.get(u.name, -1) for u in units)
+    committed = _committed_above(spark, audit_path, floor)
+    rows = _state_rows(spark, config, mark, floor, units)
+    steps = _resumed(rows, mark)
     claimed: dict[str, set[str]] = {}
     for r in rows:
         claimed.setdefault(r["table"], set()).add(r["ingest_batch_id"])
@@ -138,8 +247,11 @@ def pending_steps(spark: SparkSession, config: Config, units: list[Unit], run_id
         if ids:
             new.append((unit.name, tuple(sorted(ids))))
     if new:
-        version = max((int(r["refine_version"]) for r in rows), default=-1) + 1
-        steps.append(Step(version, tuple(new), run_id, now_text(), resumed=False))
+        top = _contiguous(floor, committed)
+        raised = {**water, **{u.name: max(water.get(u.name, -1), top) for u in units}}
+        last = max((int(r["refine_version"]) for r in rows), default=-1)
+        version = max(last, -1 if mark is None else mark.version) + 1
+        steps.append(Step(version, tuple(new), run_id, now_text(), False, raised))
     return steps
 
 
@@ -150,8 +262,13 @@ def _record_state(spark: SparkSession, config: Config, step: Step, state: str) -
         for b in ids
     ]
     path = config.table_path("silver", STATE)
+    # The done commit carries the mark the next run starts from (`last_mark`), atomically with its rows.
+    marker = Mark(step.version, dict(step.high_water)).marker() if state == "done" else None
     delta_io.append(
-        lake.small_frame(spark, rows, schemas.REFINE_STATE), path, txn=(f"{APP_ID}-{state}", step.version)
+        lake.small_frame(spark, rows, schemas.REFINE_STATE),
+        path,
+        txn=(f"{APP_ID}-{state}", step.version),
+        user_metadata=marker,
     )
 
 
