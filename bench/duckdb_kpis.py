@@ -37,19 +37,10 @@ import pandas as pd
 import pyarrow as pa
 from deltalake import DeltaTable
 
-ACTIVE_WINDOWS = {"active_customers_daily": 1, "active_customers_weekly": 7, "active_customers_monthly": 30}
+from lakepulse.gold.kpi_daily import ACTIVE_WINDOWS, COUNTS
+
+# The table's column names are the contract shared with the product; the computation below is DuckDB's own.
 DIMENSIONS = (("country", "country"), ("channel", "acquisition_channel"), ("plan", "plan"))
-COUNTS = (
-    *ACTIVE_WINDOWS,
-    "sessions",
-    "search_sessions",
-    "cart_sessions",
-    "checkout_sessions",
-    "purchase_sessions",
-    "purchases",
-    "events",
-    "customer_events",
-)
 DUCKDB_TYPES = {"date": "DATE", "string": "VARCHAR", "integer": "INTEGER", "long": "BIGINT"}
 
 
