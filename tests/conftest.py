@@ -18,6 +18,11 @@ import pytest
 
 from lakepulse.config import PROJECT_ROOT, Config, load_config
 
+# Every run of the suite, its job subprocesses included, pseudonymises with this key: tests compute the
+# expected hashes from it, and no test depends on the sample-data fallback unless it asks for it.
+TEST_PSEUDONYM_KEY = "lakepulse-test-pseudonym-key"
+os.environ["LAKEPULSE_PSEUDONYM_KEY"] = TEST_PSEUDONYM_KEY
+
 TEST_SPARK_OVERRIDES = [
     "spark.master=local[2]",
     "spark.shuffle_partitions=2",

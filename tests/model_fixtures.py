@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lakepulse.privacy import DEVELOPMENT_KEY, pseudonymise_value
+from lakepulse.privacy import pseudonymise_value
+from tests.conftest import TEST_PSEUDONYM_KEY
 
-KEY = DEVELOPMENT_KEY.encode("utf-8")
+KEY = TEST_PSEUDONYM_KEY.encode("utf-8")
 START = dt.date(2026, 1, 1)
 
 # Test-sized churn label: 7 days of look-back, 7 days of horizon (gold.churn_* overrides).

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import stat
+from pathlib import Path
 
 import pytest
 
@@ -41,4 +43,24 @@ def test_key_required_outside_local(tmp_path):
     with pytest.raises(ConfigError, match="LAKEPULSE_PSEUDONYM_KEY"):
         privacy.pseudonym_key(cluster, environ={})
     assert privacy.pseudonym_key(cluster, environ={"LAKEPULSE_PSEUDONYM_KEY": "s3cret"}) == b"s3cret"
-    assert privacy.pseudonym_key(make_config(tmp_path), environ={}) == privacy.DEVELOPMENT_KEY.encode()
+
+
+def test_no_fallback_key_for_real_data_and_a_home_own_key_for_generated_samples(tmp_path):
+    own = make_config(tmp_path / "own")
+    with pytest.raises(ConfigError, match=r"LAKEPULSE_PSEUDONYM_KEY is not set.*not made by `generate`"):
+        privacy.pseudonym_key(own, environ={})  # landing files that `generate` did not write
+
+    homes = [make_config(tmp_path / name) for name in ("a", "b")]
+    for config in homes:
+        marker = Path(config.paths.landing, *privacy.SAMPLE_MARKER)
+        marker.parent.mkdir(parents=True)
+        marker.write_text("{}", encoding="utf-8")
+        with pytest.raises(ConfigError):  # a cluster never falls back, sample data or not
+            privacy.pseudonym_key(make_config(Path(config.paths.home), env="cluster"), environ={})
+    first = privacy.pseudonym_key(homes[0], environ={})
+    assert privacy.pseudonym_key(homes[0], environ={}) == first  # stable: silver keys keep joining
+    assert privacy.pseudonym_key(homes[1], environ={}) != first  # nobody else's lake shares it
+    key_file = Path(homes[0].paths.home, privacy.SAMPLE_KEY_FILE)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(first) == 64
+    assert privacy.pseudonym_key(homes[0], environ={"LAKEPULSE_PSEUDONYM_KEY": "s3cret"}) == b"s3cret"

@@ -19,6 +19,7 @@ from pyspark.sql import types as T
 from lakepulse import delta_io, privacy, schemas
 from lakepulse.ingest import lake as lake_tables
 from lakepulse.refine import runner
+from tests.conftest import TEST_PSEUDONYM_KEY
 from tests.ingest_fixtures import (
     DAYS,
     _customer,
@@ -31,7 +32,7 @@ from tests.ingest_fixtures import (
     versions,
 )
 
-KEY = privacy.DEVELOPMENT_KEY.encode()
+KEY = TEST_PSEUDONYM_KEY.encode()
 PLANS = ("basic", "standard", "premium")
 
 

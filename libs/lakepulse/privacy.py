@@ -1,7 +1,8 @@
 """Privacy by design: direct identifiers never reach silver or gold in the clear.
 
 - Customer ids and e-mails become keyed hashes (HMAC-SHA256, computed in Spark expressions): stable
-  for joins, useless without the key, and the key comes only from the environment.
+  for joins, useless without the key. The key comes only from the environment; generated sample data
+  without one gets its home's own random key (`pseudonym_key`), never a key written in the source.
 - IPv4 addresses are truncated to their /24 network, written `203.0.113.x`: a form that no IPv4
   pattern matches, so a scan for addresses in silver and gold finds none.
 - Coordinates are coarsened to one decimal degree (about 11 km: city level).
@@ -10,8 +11,12 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import secrets
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -19,26 +24,66 @@ from pyspark.sql import functions as F
 from lakepulse.config import Config
 from lakepulse.errors import ConfigError
 
-# Used only where the config allows it (local runs, tests); never outside local mode.
-DEVELOPMENT_KEY = "lakepulse-local-development-key"
+log = logging.getLogger("lakepulse.privacy")
 _BLOCK = 64  # SHA-256 block size in bytes
+# `generate` writes this manifest beside its truth files: the landing folder holds generated sample data.
+SAMPLE_MARKER = ("_truth", "manifest.json")
+# Generated sample data without a key set: this home's own random key, readable by its owner only.
+SAMPLE_KEY_FILE = "sample-pseudonym.key"
 
 EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 IPV4_PATTERN = r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b"
 
 
 def pseudonym_key(config: Config, environ: Mapping[str, str] | None = None) -> bytes:
-    """The key from the environment variable the config names; a clear error when it must be set."""
+    """The key from the environment variable the config names; never a key written in the source.
+
+    Unset, it is a one-line error, except for generated sample data (a local landing folder holding
+    `generate`'s manifest) where `privacy.require_key` is false: then the key is this home's own random
+    key (created once, mode 0600, under paths.home), and a warning says so. A known fallback key would let
+    anyone re-identify a lake by hashing candidate ids; a per-home key needs access to the home itself,
+    whose bronze layer holds the clear ids anyway.
+    """
     environ = os.environ if environ is None else environ
     value = environ.get(config.privacy.key_env, "")
     if value:
         return value.encode("utf-8")
-    if config.privacy.require_key:
-        raise ConfigError(
-            f"environment variable {config.privacy.key_env} is not set: the pseudonymisation key is "
-            f"required in environment {config.env!r} (privacy.require_key)"
+    if not config.privacy.require_key and _holds_generated_sample(config.paths.landing):
+        path = Path(config.paths.home) / SAMPLE_KEY_FILE
+        log.warning(
+            "%s is not set: generated sample data is pseudonymised with this home's own random key (%s); "
+            "set the variable for real data",
+            config.privacy.key_env,
+            path,
         )
-    return DEVELOPMENT_KEY.encode("utf-8")
+        return _sample_key(path)
+    required = "required" if config.privacy.require_key else "required for data not made by `generate`"
+    raise ConfigError(
+        f"environment variable {config.privacy.key_env} is not set: the pseudonymisation key is {required} "
+        f"in environment {config.env!r} (landing {config.paths.landing})"
+    )
+
+
+def _holds_generated_sample(landing: str) -> bool:
+    if "://" in landing and not landing.startswith("file:"):
+        return False  # sample data is a local trial: a shared store always needs the key
+    return Path(landing.removeprefix("file:"), *SAMPLE_MARKER).is_file()
+
+
+def _sample_key(path: Path) -> bytes:
+    """Reads the key file, or creates it atomically (a hard link never replaces a key another run made)."""
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")  # mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(secrets.token_hex(32))
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another run created it first: use theirs
+        finally:
+            os.unlink(tmp)
+    return path.read_text(encoding="utf-8").strip().encode("utf-8")
 
 
 def _pads(key: bytes) -> tuple[bytes, bytes]:

@@ -30,6 +30,14 @@ EXPECTATION_RESULTS = "expectation_results"
 BRONZE_TABLE_PROPERTIES = {
     "delta.dataSkippingStatsColumns": ",".join(f.name for f in schemas.BRONZE_METADATA.fields)
 }
+# Quarantine rows keep the line as received (`raw`), personal data included: statistics on it would copy
+# the first characters of its smallest and largest lines (client IPs, customer ids) into the _delta_log
+# JSON, where neither erasure nor a column's access rules reach. Statistics on the bookkeeping columns only.
+QUARANTINE_TABLE_PROPERTIES = {
+    "delta.dataSkippingStatsColumns": ",".join(
+        f.name for f in schemas.QUARANTINE.fields if f.name not in ("raw", "source_file")
+    )
+}
 
 
 def ensure_table(
