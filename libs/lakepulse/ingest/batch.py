@@ -510,20 +510,11 @@ def run_batch(spark: SparkSession, config: Config, plan: Plan, resumed: bool) ->
 
         def write_quarantine() -> None:
             quarantine = _quarantine_frame(spark, plan, results)
+            path, properties = lake.bronze(config, lake.QUARANTINE), lake.QUARANTINE_TABLE_PROPERTIES
             if quarantine is not None:
-                delta_io.append(
-                    quarantine,
-                    lake.bronze(config, lake.QUARANTINE),
-                    txn=plan.txn,
-                    properties=lake.QUARANTINE_TABLE_PROPERTIES,
-                )
+                delta_io.append(quarantine, path, txn=plan.txn, properties=properties)
             else:  # readers (and the right to erasure) expect the table, even while it is empty
-                lake.ensure_table(
-                    spark,
-                    lake.bronze(config, lake.QUARANTINE),
-                    schemas.QUARANTINE,
-                    properties=lake.QUARANTINE_TABLE_PROPERTIES,
-                )
+                lake.ensure_table(spark, path, schemas.QUARANTINE, properties=properties)
             fault_point("quarantine")
 
         def write_expectation_results() -> None:
