@@ -17,7 +17,7 @@ $(STAMP): setup.py
 install: $(STAMP)
 
 jars: $(STAMP)
-	@$(PY) -m lakepulse.jars >/dev/null
+	@$(PY) -m lakepulse.runtime.jars >/dev/null
 
 ## Runs the main job end to end on the embedded default (local Spark, lake under .lakepulse/).
 pipeline: jars
@@ -36,11 +36,12 @@ test: jars browser
 
 ## Starts the MLflow server and UI on 127.0.0.1 over the local store (ARGS="--port 5001" for another port).
 mlflow-ui: $(STAMP)
-	$(PY) -m lakepulse.mlflow_ui $(ARGS)
+	$(PY) -m lakepulse.app.mlflow_ui $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check libs jobs tests bench
 	$(PY) -m ruff format --check libs jobs tests bench
+	$(VENV)/bin/lint-imports --no-cache pyproject.toml
 
 ## Benchmarks the data steps at 1M and 10M events (against plain Spark and DuckDB) and an incremental day
 ## after 365 days, and rewrites BENCHMARKS.md and bench/results.json (over an hour on a quiet 2-core

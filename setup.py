@@ -21,20 +21,28 @@ RUNTIME = [
     "numpy==2.4.6",  # newest numpy published for Python 3.11
     "pyarrow==25.0.1",  # mlflow 3.17.2 requires pyarrow<26
     "scipy==1.17.1",
+    "statsmodels==0.15.0",  # the pricing model's weighted least squares (ml.demand_fit)
     "scikit-learn==1.9.1",
     "matplotlib==3.11.2",
-    "PyYAML==6.0.3",
+    "PyYAML==6.0.3",  # also what pydantic-settings' YAML source reads with
+    "pydantic==2.14.4",
+    "pydantic-settings==2.16.3",  # the typed configuration (lakepulse.config)
+    "Jinja2==3.1.6",  # the HTML run report's template (lakepulse/templates)
     "py4j==0.10.9.9",  # the version pyspark 4.2.0 bundles
 ]
 
 DEV = [
     "pytest==9.2.0",
     "ruff==0.17.5",
+    "import-linter==2.17",  # the layers contract in pyproject.toml (tests/test_architecture.py)
     "deltalake==1.6.6",  # independent (delta-rs) reader for cross-checks in tests
     "duckdb==2.0.0",  # independent oracle for gold-table tests
     "nbclient==0.11.0",
     "nbformat==5.11.1",
     "ipykernel==7.4.0",
+    # BENCHMARKS.md's tables. Dev, not runtime: bench/ is a command run from a checkout (it is not in
+    # the wheel, find_packages("libs")), and no job writes Markdown.
+    "tabulate==0.10.0",
 ]
 
 setup(
@@ -43,8 +51,9 @@ setup(
     description="Spark data lake processor: events, logs and cloud bills into Delta tables, KPIs and models",
     package_dir={"": "libs"},
     packages=find_packages("libs"),
-    package_data={"lakepulse": ["py.typed"]},
-    python_requires=">=3.10,<3.13",
+    # The report's template is read at run time (PackageLoader), from the wheel or the spark-submit zip.
+    package_data={"lakepulse": ["py.typed", "templates/*.j2"]},
+    python_requires=">=3.11,<3.13",  # numpy 2.4, scipy 1.17, scikit-learn 1.9 need 3.11
     install_requires=RUNTIME,
     extras_require={"dev": DEV},
 )

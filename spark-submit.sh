@@ -56,23 +56,24 @@ JOB_FILE="$ROOT/jobs/$JOB.py"
 CONF_FILE="$ROOT/conf/$ENV_NAME.yaml"
 [ -f "$CONF_FILE" ] || die "unknown environment '$ENV_NAME' (known: $(cd "$ROOT/conf" && ls *.yaml | sed 's/\.yaml$//' | tr '\n' ' '))"
 
-# The library as an archive for executors; rebuilt only when a source file is newer than it.
+# The library (and the sample kit, for `generate`) as an archive for executors; rebuilt only when a
+# source file is newer than it.
 ARCHIVE="$ROOT/build/lakepulse.zip"
-if [ ! -f "$ARCHIVE" ] || [ -n "$(find "$ROOT/libs/lakepulse" -newer "$ARCHIVE" -print -quit)" ]; then
+if [ ! -f "$ARCHIVE" ] || [ -n "$(find "$ROOT/libs/lakepulse" "$ROOT/libs/lakepulse_sample" -newer "$ARCHIVE" -print -quit)" ]; then
   mkdir -p "$ROOT/build"
   (cd "$ROOT/libs" && rm -f "$ARCHIVE.tmp" && "$PY" -c '
 import sys, zipfile, pathlib
 out = zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED)
-for p in sorted(pathlib.Path("lakepulse").rglob("*")):
+for p in sorted([*pathlib.Path("lakepulse").rglob("*"), *pathlib.Path("lakepulse_sample").rglob("*")]):
     if p.is_file() and "__pycache__" not in p.parts:
         out.write(p)
 out.close()' "$ARCHIVE.tmp" && mv "$ARCHIVE.tmp" "$ARCHIVE")
 fi
 
-JARS="$(cd "$ROOT/libs" && "$PY" -m lakepulse.jars)" || exit 1
+JARS="$(cd "$ROOT/libs" && "$PY" -m lakepulse.runtime.jars)" || exit 1
 
 # Master and Spark settings of the environment, after --set / LAKEPULSE__* overrides are applied.
-mapfile -t SPARK_ARGS < <(cd "$ROOT/libs" && "$PY" -m lakepulse.submit_args --config "$CONF_FILE" --env "$ENV_NAME" "$@") \
+mapfile -t SPARK_ARGS < <(cd "$ROOT/libs" && "$PY" -m lakepulse.runtime.submit_args --config "$CONF_FILE" --env "$ENV_NAME" "$@") \
   || exit 2
 [ "${#SPARK_ARGS[@]}" -gt 0 ] || exit 2
 [ -n "$MASTER" ] && SPARK_ARGS[1]="$MASTER"

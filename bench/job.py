@@ -130,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     conf_parser.add_argument("--set", dest="overrides", action="append", default=[])
     conf_args, _ = conf_parser.parse_known_args(job_argv)
 
-    from lakepulse.cli import configure_logging
     from lakepulse.config import load_config
-    from lakepulse.session import build_session
+    from lakepulse.runtime.cli import configure_logging
+    from lakepulse.runtime.session import build_session
 
     configure_logging()
     config = load_config(conf_args.env, conf_args.config, conf_args.overrides)

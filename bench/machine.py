@@ -67,7 +67,7 @@ def _version(package: str) -> str | None:
 
 def delta_jars() -> list[str]:
     try:
-        from lakepulse.jars import ensure_delta_jars
+        from lakepulse.runtime.jars import ensure_delta_jars
 
         return [Path(p).name for p in ensure_delta_jars()]
     except Exception:  # noqa: BLE001 - described as unknown rather than failing the bench

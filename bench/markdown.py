@@ -3,7 +3,10 @@ read from the processes' event-log summaries. Shared by every part's renderer.""
 
 from __future__ import annotations
 
-DATA_STEPS = ("ingest", "refine", "features", "kpis")
+from tabulate import tabulate
+
+from bench.params import DATA_STEPS
+
 MB = 1e6
 
 
@@ -24,11 +27,20 @@ def gib_b(b) -> str:
 
 
 def table(headers: list[str], rows: list[list], align: str | None = None) -> str:
+    """A pipe table (GitHub Markdown) through tabulate; `align` holds one "l" or "r" per column (default:
+    the first left, the rest right, figures being right-aligned).
+
+    Cells are passed as text with number parsing off: they are formatted already (`fmt`), and tabulate
+    would otherwise re-read "1,234" or "0.50" as numbers and reformat them. None prints as "None", as
+    the hand-written tables did."""
     align = align or "l" + "r" * (len(headers) - 1)
-    sep = ["---:" if a == "r" else "---" for a in align]
-    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(sep) + " |"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return tabulate(
+        [[str(c) for c in row] for row in rows],
+        headers=list(headers),
+        tablefmt="pipe",  # "github" drops the alignment colons in tabulate 0.10
+        colalign=["right" if a == "r" else "left" for a in align],
+        disable_numparse=True,
+    )
 
 
 def verdict(ok) -> str:

@@ -40,31 +40,22 @@ import sys
 import time
 from pathlib import Path
 
-from bench import eventlog, machine, report
+from bench import eventlog, machine
 from bench.landing import days_in, events_stats, folder_bytes, link_landing, stamp_landing_times
+from bench.params import DATA_STEPS, DEFAULT_DAYS, DEFAULT_EVENTS, DEFAULTS, MODEL_STEPS, TARGETS
 from bench.records import ref
-from bench.scale import DEFAULT_DAYS, DEFAULT_EVENTS, SCALE_STEPS, run_scale
+from bench.render import render
+from bench.results_file import write_results
+from bench.scale import SCALE_STEPS, run_scale
+from bench.verdicts import evaluate, headline
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_STEPS = ("ingest", "refine", "features", "kpis")
-MODEL_STEPS = ("train_churn", "train_pricing", "score")
 # State feeds: a day's folder holds changes only, so "that day alone" still needs all their folders.
 DIMENSION_SOURCES = ("customers", "prices")
-TARGETS = {"ingest_ratio_min": 0.7, "growth_max": 1.1, "incremental_max": 1.5, "kpis_vs_duckdb_max": 3.0}
 
 # train_churn's labelled as-of dates need the churn horizon after them and the split gap between them
 # (conf: gold.churn_horizon_days, models.split_gap_days); shorter datasets make it fail, naming the setting.
 MODELS_MIN_DAYS = 70
-DEFAULTS = {
-    "customers": 300,
-    "days": 28,
-    "sizes": "1,2,4",
-    "seed": 42,
-    "bad_rate": 0.002,
-    "repeat": 1,
-    "history_days": 365,
-    "events": DEFAULT_EVENTS,
-}
 PARTS = ("scale", "throughput", "growth", "incremental")
 # The scale part measures throughput and growth at millions of events; the small-data throughput and
 # growth parts (fixed costs at thousands of events) run on request.
@@ -575,14 +566,14 @@ class Bench:
         r["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         r["elapsed_seconds"] = round(time.monotonic() - self.started, 1)
         r["machine"]["load_average_at_end"] = list(os.getloadavg())
-        r["summary"] = report.evaluate(r)
+        r["summary"] = evaluate(r)
         Path(self.args.json).parent.mkdir(parents=True, exist_ok=True)
-        report.write_results(r, Path(self.args.json))
-        Path(self.args.output).write_text(report.render(r, json_path=self.args.json), encoding="utf-8")
+        write_results(r, Path(self.args.json))
+        Path(self.args.output).write_text(render(r, json_path=self.args.json), encoding="utf-8")
         self.log(
             f"bench: wrote {self.args.output} and {self.args.json} in {r['elapsed_seconds'] / 60:.1f} min"
         )
-        for line in report.headline(r):
+        for line in headline(r):
             print("  " + line, flush=True)
 
 

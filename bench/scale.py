@@ -36,8 +36,6 @@ SCALE_STEPS = (
     ("features", "features", ()),
     ("kpis", "kpis", ()),
 )
-DEFAULT_EVENTS = "1000000,10000000"
-DEFAULT_DAYS = 120
 ROOT = Path(__file__).resolve().parents[1]
 
 

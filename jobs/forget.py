@@ -4,80 +4,9 @@ The request is recorded, pseudonymised, in bronze/erasure_requests. With --vacuu
 vacuumed so that earlier table versions cannot be read back with the customer in them.
 """
 
-from __future__ import annotations
-
-import datetime as dt
 import sys
-import uuid
 
-from pyspark.sql import SparkSession
-from pyspark.sql import types as T
-
-from lakepulse import delta_io, privacy
-from lakepulse.cli import job_parser, log, run
-from lakepulse.config import Config
-from lakepulse.erasure import check_customer_id, erase_from_table
-from lakepulse.maintenance import all_tables, vacuum
-
-AUDIT_TABLE = "erasure_requests"
-AUDIT_SCHEMA = T.StructType(
-    [
-        T.StructField("request_id", T.StringType()),
-        T.StructField("customer_key", T.StringType()),
-        T.StructField("requested_at", T.TimestampType()),
-        T.StructField("tables", T.ArrayType(T.StringType())),
-        T.StructField("rows_erased", T.LongType()),
-        T.StructField("vacuumed", T.BooleanType()),
-    ]
-)
-
-
-def body(args, config: Config, spark: SparkSession) -> int:
-    customer_id = check_customer_id(args.customer)
-    customer_key = privacy.pseudonymise_value(customer_id, privacy.pseudonym_key(config))
-    audit = config.table_path("bronze", AUDIT_TABLE)
-    erased = []
-    for name, path in all_tables(spark, config):
-        if path.rstrip("/") == audit.rstrip("/"):
-            continue
-        result = erase_from_table(spark, name, path, customer_id, customer_key)
-        if result is not None and result.rows:
-            erased.append(result)
-    retention = config.maintenance.vacuum_retention_hours if args.retain_hours is None else args.retain_hours
-    if args.vacuum:
-        for result in erased:
-            vacuum(spark, config.table_path(*result.table.split("/")), retention)
-    request = (
-        str(uuid.uuid4()),
-        customer_key,
-        dt.datetime.now(dt.UTC).replace(tzinfo=None),
-        [r.table for r in erased],
-        sum(r.rows for r in erased),
-        bool(args.vacuum),
-    )
-    delta_io.append(spark.createDataFrame([request], AUDIT_SCHEMA), audit)
-    # Logs name the pseudonymised key only, never the id.
-    log.info(
-        "erasure %s: %d rows from %d tables (customer_key %s…)",
-        request[0],
-        request[4],
-        len(erased),
-        customer_key[:12],
-    )
-    for r in erased:
-        print(f"  {r.table:<32}{r.rows:>8} rows erased")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = job_parser("forget", __doc__)
-    parser.add_argument("--customer", required=True, help="the customer id to erase, as the sources send it")
-    parser.add_argument("--vacuum", action="store_true", help="VACUUM the affected tables afterwards")
-    parser.add_argument(
-        "--retain-hours", type=int, help="VACUUM retention (default: maintenance.vacuum_retention_hours)"
-    )
-    return run("forget", parser, argv, body)
-
+from lakepulse.jobs.forget import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,100 +6,11 @@ run by its output instead: the customers are derived from N and the days. Before
 the job states on stderr (and in its log) how many lines and bytes it is about to write.
 """
 
-from __future__ import annotations
-
-import dataclasses
-import json
-import logging
 import sys
-from typing import TYPE_CHECKING
 
-from lakepulse.cli import job_parser, run
+from lakepulse_sample.cli import GENERATE
 
-if TYPE_CHECKING:
-    from lakepulse.config import Config
-    from lakepulse.generate import GenerateParams
-
-log = logging.getLogger("lakepulse.generate")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = job_parser("generate", __doc__)
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--customers", type=int, help="number of customers (generate.customers)")
-    size.add_argument(
-        "--events",
-        type=int,
-        help="about this many events: the customers are derived from it and the days (not with --customers)",
-    )
-    parser.add_argument("--days", type=int, help="number of days (generate.days)")
-    parser.add_argument("--start", help="first day, YYYY-MM-DD (generate.start)")
-    parser.add_argument("--seed", type=int, help="random seed (generate.seed)")
-    parser.add_argument(
-        "--bad-rate", type=float, dest="bad_rate", help="share of bad records (generate.bad_record_rate)"
-    )
-    parser.add_argument(
-        "--no-gzip", action="store_true", help="write events uncompressed (generate.gzip=false)"
-    )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace what the landing folder already holds"
-    )
-
-    def body(args, config, spark) -> int:
-        from lakepulse.generate import GenerateParams, generate_all
-
-        params = GenerateParams.from_config(
-            config.generate,
-            customers=args.customers,
-            days=args.days,
-            start=args.start,
-            seed=args.seed,
-            bad_record_rate=args.bad_rate,
-            gzip=False if args.no_gzip else None,
-        )
-        if args.events is not None:
-            params = _sized_by_events(params, args.events)
-        _refuse_a_full_landing(config, args.overwrite)
-        _announce(params, config.paths.landing)
-        manifest = generate_all(spark, config, params, overwrite=args.overwrite)
-        print(json.dumps({"landing": config.paths.landing, "records": manifest["records"]}, sort_keys=True))
-        return 0
-
-    return run("generate", parser, argv, body)
-
-
-def _sized_by_events(params: GenerateParams, events: int) -> GenerateParams:
-    from lakepulse.errors import UsageError
-    from lakepulse.generate.plan import MAX_CUSTOMERS, customers_for_events
-
-    if events < 1:
-        raise UsageError(f"--events {events}: expected a positive number of events")
-    customers = customers_for_events(events, params)
-    if customers > MAX_CUSTOMERS:
-        raise UsageError(
-            f"--events {events}: needs more than {MAX_CUSTOMERS:,} customers over {params.days} days; "
-            "add days (--days)"
-        )
-    return dataclasses.replace(params, customers=customers)
-
-
-def _refuse_a_full_landing(config: Config, overwrite: bool) -> None:
-    """The refusal to mix two generations comes before the plan: a run that writes nothing announces nothing."""
-    from lakepulse.generate import SOURCES, landing
-
-    root = landing.local_dir(config.paths.landing)
-    if not overwrite and root.is_dir() and any(root.iterdir()):
-        landing.ensure_empty(root, SOURCES, overwrite=False)  # raises the one-line usage error
-
-
-def _announce(params: GenerateParams, landing: str) -> None:
-    """Says how much is about to be written, before the (possibly long) run writes it."""
-    from lakepulse.generate.plan import estimate
-
-    plan = estimate(params)
-    log.info("plan: %s", json.dumps(dataclasses.asdict(plan), sort_keys=True))
-    print(plan.summary(landing.rstrip("/") + "/"), file=sys.stderr, flush=True)
-
+main = GENERATE.main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,20 +7,7 @@ it computes. Default: every complete silver day not yet computed. See docs/gold.
 
 import sys
 
-from lakepulse.cli import job_parser, run
-from lakepulse.gold import runner
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = job_parser("kpis", __doc__)
-    runner.add_day_arguments(parser, "day", runner.KPI_TABLES)
-    return run(
-        "kpis",
-        parser,
-        argv,
-        lambda args, config, spark: runner.run_job("kpis", args, config, spark, runner.KPI_TABLES),
-    )
-
+from lakepulse.jobs.kpis import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,87 +3,9 @@
 The same pass the small-file guard applies after each write, for the whole lake on a schedule.
 """
 
-from __future__ import annotations
-
 import sys
-import threading
 
-from pyspark.sql import SparkSession
-from pyspark.sql import types as T
-
-from lakepulse import delta_io
-from lakepulse.cli import job_parser, run
-from lakepulse.config import Config
-from lakepulse.errors import UsageError
-from lakepulse.maintenance import TableMaintenance, all_tables, maintain_tables
-
-LOG_SCHEMA = T.StructType(
-    [
-        T.StructField("maintained_at", T.TimestampType()),
-        T.StructField("table", T.StringType()),
-        T.StructField("files_before", T.LongType()),
-        T.StructField("bytes_before", T.LongType()),
-        T.StructField("files_after", T.LongType()),
-        T.StructField("bytes_after", T.LongType()),
-        T.StructField("zorder_by", T.ArrayType(T.StringType())),
-        T.StructField("seconds", T.DoubleType()),
-    ]
-)
-
-
-def body(args, config: Config, spark: SparkSession) -> int:
-    import datetime as dt
-
-    tables = all_tables(spark, config)
-    if args.table:
-        known = {name for name, _ in tables}
-        unknown = sorted(set(args.table) - known)
-        if unknown:
-            raise UsageError(
-                f"unknown table {unknown[0]!r} (tables: {', '.join(sorted(known)) or 'none yet'})"
-            )
-        tables = [(name, path) for name, path in tables if name in args.table]
-    retention = config.maintenance.vacuum_retention_hours if args.retain_hours is None else args.retain_hours
-    print(
-        f"{'table':<32}{'files before':>14}{'bytes before':>16}{'files after':>13}{'bytes after':>15}  z-order"
-    )
-    rows = []
-    lock = threading.Lock()
-
-    def done(result: TableMaintenance, seconds: float) -> None:  # called from the maintenance threads
-        with lock:
-            print(
-                f"{result.table:<32}{result.files_before:>14}{result.bytes_before:>16}{result.files_after:>13}"
-                f"{result.bytes_after:>15}  {','.join(result.zorder_by) or '-'}",
-                flush=True,
-            )
-            rows.append(
-                (
-                    dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                    result.table,
-                    result.files_before,
-                    result.bytes_before,
-                    result.files_after,
-                    result.bytes_after,
-                    list(result.zorder_by),
-                    seconds,
-                )
-            )
-
-    maintain_tables(spark, tables, retention, done)
-    if rows:
-        delta_io.append(
-            spark.createDataFrame(rows, LOG_SCHEMA), config.table_path("bronze", "maintenance_log")
-        )
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = job_parser("maintain", __doc__)
-    parser.add_argument("--table", action="append", default=[], help="only this layer/table (repeatable)")
-    parser.add_argument("--retain-hours", type=int, help="VACUUM retention for this run (default: config)")
-    return run("maintain", parser, argv, body)
-
+from lakepulse.jobs.maintain import main
 
 if __name__ == "__main__":
     sys.exit(main())

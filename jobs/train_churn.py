@@ -7,55 +7,9 @@ one on test ROC AUC). With --byod, first maps your own transactions CSV (config 
 silver and builds the features from it.
 """
 
-from __future__ import annotations
-
 import sys
 
-from lakepulse.cli import add_byod_argument, job_parser, run
-
-SHOWN = (
-    "test_roc_auc",
-    "test_pr_auc",
-    "test_log_loss",
-    "test_top_decile_lift",
-    "test_calibration_error",
-    "baseline_recency_roc_auc",
-    "oracle_roc_auc",
-    "oracle_model_roc_auc",
-    "oracle_baseline_recency_roc_auc",
-    "auc_ratio_to_oracle",
-)
-
-
-def body(args, config, spark) -> int:
-    from lakepulse.models import byod, churn
-
-    if args.byod is not None:
-        config = byod.with_path(config, args.byod)
-        print(byod.prepare(spark, config))
-    result = churn.train(spark, config)
-    print(f"MLflow run {result.run_id}: {result.promotion.summary()}")
-    print(f"best family: {result.best_family}")
-    for name, value in result.split.describe().items():
-        print(f"  {name:<32}{value}")
-    for name in SHOWN:
-        if name in result.metrics:
-            print(f"  {name:<32}{result.metrics[name]:.4f}")
-    gap = result.metrics.get("fairness.largest_auc_gap", float("nan"))
-    print(f"fairness audit: largest AUC gap {gap:.3f}; flagged: {', '.join(result.fairness_flags) or 'none'}")
-    for line in result.fairness_lines:
-        print("  " + line)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = job_parser("train_churn", __doc__)
-    add_byod_argument(
-        parser,
-        "train on your own transactions CSV (mapping in config section byod; CSV defaults to byod.path)",
-    )
-    return run("train_churn", parser, argv, body)
-
+from lakepulse.jobs.train_churn import main
 
 if __name__ == "__main__":
     sys.exit(main())

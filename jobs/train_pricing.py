@@ -5,34 +5,9 @@ interval per category) and gold/price_recommendations (from the pricing champion
 the planted elasticities are compared with the estimates and the errors are logged and printed.
 """
 
-from __future__ import annotations
-
 import sys
 
-from lakepulse.cli import job_parser, run
-
-
-def body(args, config, spark) -> int:
-    from lakepulse.models import pricing
-
-    result = pricing.train(spark, config)
-    print(f"MLflow run {result.run_id}: {result.promotion.summary()}")
-    print(f"holdout {pricing.TEST_METRIC} = {result.test_rmse:.4f}")
-    for line in pricing.summarize(result.fits):
-        print("  " + line)
-    if result.errors is not None:
-        within = sum(e <= 0.10 for e in result.errors.values())
-        print(f"planted elasticities recovered within 10%: {within} of {len(result.errors)}")
-        for category, error in result.errors.items():
-            print(f"  {category:<18} relative error {error:6.1%}{'' if error <= 0.10 else '  > 10%'}")
-    written = "no pricing champion" if result.recommendations is None else f"{result.recommendations} rows"
-    print(f"gold/price_recommendations: {written}")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    return run("train_pricing", job_parser("train_pricing", __doc__), argv, body)
-
+from lakepulse.jobs.train_pricing import main
 
 if __name__ == "__main__":
     sys.exit(main())

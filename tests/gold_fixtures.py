@@ -20,7 +20,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from lakepulse import schemas
+from lakepulse.contracts import schemas
 
 UTC = dt.UTC
 START = dt.date(2026, 1, 1)

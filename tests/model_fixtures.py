@@ -284,8 +284,8 @@ def to_spark(spark, frame: pd.DataFrame, config, name: str, schema):
 def write_churn_lake(spark, config, world: ChurnWorld) -> None:
     from pyspark.sql import types as T
 
-    from lakepulse import delta_io
-    from lakepulse.models.byod import CUSTOMERS_SCHEMA, EVENTS_SCHEMA
+    from lakepulse.ml.byod import CUSTOMERS_SCHEMA, EVENTS_SCHEMA
+    from lakepulse.runtime import delta_io
 
     ev = world.events.copy()
     ev["event_date"] = pd.to_datetime(ev["event_date"])
@@ -430,8 +430,8 @@ def pricing_world(
 
 
 def write_pricing_lake(spark, config, world: PricingWorld, truth: bool = True) -> None:
-    from lakepulse import delta_io
-    from lakepulse.models.byod import EVENTS_SCHEMA, PRICES_SCHEMA, WEATHER_SCHEMA
+    from lakepulse.ml.byod import EVENTS_SCHEMA, PRICES_SCHEMA, WEATHER_SCHEMA
+    from lakepulse.runtime import delta_io
 
     ev = world.events.copy()
     ev["event_date"] = pd.to_datetime(ev["event_date"])

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable as RustDeltaTable
 
-from lakepulse import standalone
 from lakepulse.config import PROJECT_ROOT
+from lakepulse.runtime import standalone
 
 pytestmark = pytest.mark.cluster
 SUBMIT = str(PROJECT_ROOT / "spark-submit.sh")

@@ -107,7 +107,7 @@ def tables_of(spark, home: Path, layer_only: str | None = None) -> dict[str, lis
 def relative_files(spark, home: Path) -> list[str]:
     return sorted(
         os.path.relpath(r.path.removeprefix("file:"), str(home))
-        for r in table(spark, home, "bronze", "_ingested_files").collect()
+        for r in table(spark, home, "_ops", "_ingested_files").collect()
     )
 
 
@@ -138,7 +138,7 @@ def runs(spark, tmp_path_factory) -> Runs:
 
         # Killed between writes: bronze holds the batch, the commit marker (audit) must not exist yet.
         ingest_killed = wait_killed(
-            ingest_faulted, faulted, bronze="lake/bronze/events/_delta_log", audit="lake/bronze/ingest_audit"
+            ingest_faulted, faulted, bronze="lake/bronze/events/_delta_log", audit="lake/_ops/ingest_audit"
         )
         assert run("ingest", faulted, "--source", "events") == 0
         refine_faulted = spawn("refine", faulted, "--source", "events", fault="refine:events")
@@ -149,7 +149,7 @@ def runs(spark, tmp_path_factory) -> Runs:
         assert run("ingest", outside, "--source", "events") == 0
 
         refine_killed = wait_killed(refine_faulted, faulted, silver="lake/silver/events/_delta_log")
-        done = table(spark, faulted, "silver", "_refine_state").where(F.col("state") == "done").count()
+        done = table(spark, faulted, "_ops", "_refine_state").where(F.col("state") == "done").count()
         assert run("refine", faulted, "--source", "events") == 0
     finally:
         for process in processes:

@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 from deltalake import DeltaTable as RustDeltaTable
 
-from lakepulse import delta_io
+from lakepulse.runtime import delta_io
 
 
 def test_session_has_delta_extension_and_catalog(spark):

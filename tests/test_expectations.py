@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
+from lakepulse.contracts.expectations import Expectation, apply_expectations, flag, mark_duplicates
 from lakepulse.errors import DataQualityError
-from lakepulse.expectations import Expectation, apply_expectations, flag, mark_duplicates
 
 ROWS = [
     # id, price, qty, country

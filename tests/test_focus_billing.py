@@ -30,13 +30,13 @@ def sample():
 def lake(tmp_path_factory):
     home = tmp_path_factory.mktemp("focus")
     assert run("ingest", home, "--source", "billing", "--path", str(FOCUS_SAMPLE)) == 0
-    # Refined by the streaming mode (availableNow over bronze/ingest_audit): the same step as a batch run.
+    # Refined by the streaming mode (availableNow over _ops/ingest_audit): the same step as a batch run.
     assert run("refine", home, "--source", "billing", "--stream") == 0
     return home
 
 
 def test_every_row_lands_in_silver_or_quarantine(spark, lake, sample):
-    audit = table(spark, lake, "bronze", "ingest_audit").collect()
+    audit = table(spark, lake, "_ops", "ingest_audit").collect()
     assert [(a.source, a.records_read) for a in audit] == [("billing", len(sample))]
     silver = table(spark, lake, "silver", "billing").count()
     quarantined = table(spark, lake, "bronze", "quarantine").where(F.col("source") == "billing")

@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable as RustDeltaTable
 
-from lakepulse import delta_io, privacy
+from lakepulse import privacy
+from lakepulse.runtime import delta_io
 from tests.conftest import load_job, make_config
 
 KEY = "test-erasure-key"
@@ -87,7 +88,7 @@ def test_customer_gone_from_every_table_others_untouched(erased_lake):
 
 
 def test_request_recorded_pseudonymised(erased_lake):
-    audit = RustDeltaTable(erased_lake.table_path("bronze", "erasure_requests")).to_pandas()
+    audit = RustDeltaTable(erased_lake.table_path("_ops", "erasure_requests")).to_pandas()
     assert len(audit) == 1
     row = audit.iloc[0]
     assert row["customer_key"] == key_of(TARGET)

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from lakepulse_sample import GenerateParams, generate_all
 
 from lakepulse.config import PROJECT_ROOT
-from lakepulse.generate import GenerateParams, generate_all
 from tests.conftest import load_job, make_config
 
 CUSTOMERS, DAYS, START = 400, 14, dt.date(2026, 1, 1)
@@ -525,8 +525,8 @@ def test_same_seed_gives_the_same_files(spark, landing, tmp_path):
 
 def test_another_seed_draws_other_customers_and_a_different_world(spark, tmp_path):
     """Full runs are compared above; here only the seeded draws, to keep the module fast."""
-    from lakepulse.generate.customers import customer_base
-    from lakepulse.generate.scenario import plan_scenario
+    from lakepulse_sample.customers import customer_base
+    from lakepulse_sample.scenario import plan_scenario
 
     base = GenerateParams.from_config(make_config(tmp_path).generate, customers=CUSTOMERS, days=DAYS)
     other = GenerateParams.from_config(
@@ -575,7 +575,7 @@ def test_the_plan_estimates_what_a_generation_wrote(landing):
     """The estimate, derived from the generator's parameters, against the module's generation (400
     customers x 14 days): events and logs within 10% (measured: events -1.6%, access logs -0.7%, app
     logs -2.3%), bytes within 10% (-1%); billing is exact (one line per resource and day)."""
-    from lakepulse.generate.plan import estimate
+    from lakepulse_sample.plan import estimate
 
     manifest = _truth(landing, "manifest.json")
     params = GenerateParams.from_config(make_config(landing.parent).generate, **manifest["parameters"])
@@ -594,7 +594,7 @@ def test_the_plan_estimates_what_a_generation_wrote(landing):
 def test_events_target_picks_the_customers_that_wrote_about_that_many(landing):
     """Asked for as many events as the module's generation wrote, --events' sizing lands within 10% of
     its 400 customers; and it is the fewest customers whose estimate reaches the target."""
-    from lakepulse.generate.plan import customers_for_events, estimate
+    from lakepulse_sample.plan import customers_for_events, estimate
 
     params = GenerateParams.from_config(make_config(landing.parent).generate, customers=1, days=DAYS)
     target = _written(landing)["events"]
@@ -606,7 +606,7 @@ def test_events_target_picks_the_customers_that_wrote_about_that_many(landing):
 
 def test_events_flag_announces_the_plan_before_generating(spark, tmp_path, capsys, monkeypatch):
     """The job sizes the run from --events and prints its one-line plan before anything is written."""
-    import lakepulse.generate
+    import lakepulse_sample
 
     seen = {}
 
@@ -615,7 +615,7 @@ def test_events_flag_announces_the_plan_before_generating(spark, tmp_path, capsy
         assert not (tmp_path / "landing").exists()
         return {"records": {}}
 
-    monkeypatch.setattr(lakepulse.generate, "generate_all", generate_all)
+    monkeypatch.setattr(lakepulse_sample, "generate_all", generate_all)
     monkeypatch.delenv("LAKEPULSE_HOME", raising=False)
     assert main(["--set", f"paths.home={tmp_path}", "--events", "50000", "--days", str(DAYS)]) == 0
     plan = [line for line in seen["stderr"].splitlines() if line.startswith("generate: about ")]

@@ -15,7 +15,18 @@ from collections import Counter
 import pytest
 from pyspark.sql import functions as F
 
-from tests.ingest_fixtures import DAYS, Truth, fixture_lake, rows, run, table, versions, write_events
+from tests.ingest_fixtures import (
+    CUSTOMER_HEADER,
+    DAYS,
+    Truth,
+    _customer,
+    fixture_lake,
+    rows,
+    run,
+    table,
+    versions,
+    write_events,
+)
 
 SOURCES = ("events", "access_logs", "app_logs", "billing", "customers", "prices", "weather")
 VOLATILE = ("run_id", "ingested_at", "quarantined_at", "started_at", "finished_at", "recorded_at", "mode")
@@ -28,7 +39,7 @@ def lake(tmp_path_factory):
 
 def test_audit_reconciles_exactly_with_the_planted_truth(spark, lake):
     home, truth = lake
-    audit = {r.source: r for r in table(spark, home, "bronze", "ingest_audit").collect()}
+    audit = {r.source: r for r in table(spark, home, "_ops", "ingest_audit").collect()}
     assert set(audit) == set(SOURCES)
     for source in SOURCES:
         a = audit[source]
@@ -116,7 +127,7 @@ def test_schema_drift_new_field_lands_and_type_change_is_quarantined(spark, lake
 
 def test_expectation_outcomes_are_recorded_per_batch(spark, lake):
     home, truth = lake
-    results = table(spark, home, "bronze", "expectation_results").where(F.col("layer") == "bronze")
+    results = table(spark, home, "_ops", "expectation_results").where(F.col("layer") == "bronze")
     by_rule = {(r.dataset, r.expectation): r for r in results.collect()}
     for source, reasons in truth.bad.items():
         for reason, n in reasons.items():
@@ -172,12 +183,14 @@ def test_streaming_and_batch_ingestion_give_the_same_tables(spark, lake, tmp_pat
     shutil.copytree(home / "landing" / "events", streamed / "landing" / "events")
     assert run("ingest", streamed, "--source", "events", "--stream") == 0
     assert (streamed / "lake" / "_checkpoints" / "ingest" / "events").is_dir()
+    layers = {"events": "bronze", "quarantine": "bronze"}
     for name in ("events", "quarantine", "expectation_results", "ingest_audit", "_ingested_files"):
-        batch_rows = table(spark, home, "bronze", name)
+        layer = layers.get(name, "_ops")
+        batch_rows = table(spark, home, layer, name)
         for column in ("source", "dataset"):
             if column in batch_rows.columns:
                 batch_rows = batch_rows.where(F.col(column) == "events")
-        stream_rows = table(spark, streamed, "bronze", name)
+        stream_rows = table(spark, streamed, layer, name)
         strip = (*VOLATILE, "source_file", "path")
         assert rows(stream_rows, strip) == rows(batch_rows, strip), name
     # The same files, each under its own home's landing folder.
@@ -185,7 +198,7 @@ def test_streaming_and_batch_ingestion_give_the_same_tables(spark, lake, tmp_pat
 
 
 def _booked(spark, home) -> list[str]:
-    booked = table(spark, home, "bronze", "_ingested_files").where(F.col("source") == "events").collect()
+    booked = table(spark, home, "_ops", "_ingested_files").where(F.col("source") == "events").collect()
     return sorted(os.path.relpath(r.path.removeprefix("file:"), str(home)) for r in booked)
 
 
@@ -208,14 +221,14 @@ def test_a_backfill_runs_as_bounded_batches_each_committed_once(spark, lake, tmp
     )
     cap = 4
     assert run("ingest", capped, "--set", f"ingest.max_files_per_batch={cap}") == 0
-    booked = table(spark, capped, "bronze", "_ingested_files").collect()
+    booked = table(spark, capped, "_ops", "_ingested_files").collect()
     sizes = Counter(r.batch_id for r in booked)
     assert len(booked) == n_files and max(sizes.values()) <= cap and len(sizes) == -(-n_files // cap)
     # Oldest files first: no batch holds a file that landed after a file of a later batch.
     by_batch = sorted((r.batch_id, r.modified_at) for r in booked)
     for (b1, t1), (b2, t2) in zip(by_batch, by_batch[1:], strict=False):
         assert b1 == b2 or t1 <= t2
-    audit = table(spark, capped, "bronze", "ingest_audit").collect()
+    audit = table(spark, capped, "_ops", "ingest_audit").collect()
     assert {r.batch_id for r in audit} == set(sizes)  # every batch committed
     for source in SOURCES:
         mine = [r for r in audit if r.source == source]
@@ -241,7 +254,7 @@ def _data_files_of_first_commit(table_dir) -> list:
 def test_new_files_are_looked_up_without_reading_old_bookkeeping(spark, tmp_path, monkeypatch):
     """After a year of runs the lookup reads the newest plans and bookings only: deleting the oldest
     bookkeeping files (which any full read would hit) must not matter to a run over newer files."""
-    from lakepulse.ingest import runner
+    from lakepulse.bronze import runner
 
     monkeypatch.setattr(runner, "RECENT_PLANS", 1)
     home = tmp_path / "home"
@@ -261,13 +274,70 @@ def test_new_files_are_looked_up_without_reading_old_bookkeeping(spark, tmp_path
     extra = days[-1] / "part-late-resend.json"
     extra.write_text(json.dumps({"event_id": "e-extra-1"}) + "\n")  # quarantined (missing fields): 1 record
     os.utime(extra, (later + 3_600, later + 3_600))
-    lake_dir = home / "lake" / "bronze"
+    lake_dir = home / "lake" / "_ops"
     for name in ("_ingested_files", "ingest_audit"):
         for f in _data_files_of_first_commit(lake_dir / name):
             f.unlink()  # batch 0's bookkeeping: a run that reads it fails
     assert old and run("ingest", home, "--source", "events") == 0  # batch 2: the new file only
     audit = {
         r.batch_id: r
-        for r in table(spark, home, "bronze", "ingest_audit").where("batch_id = 'ingest-00000002'").collect()
+        for r in table(spark, home, "_ops", "ingest_audit").where("batch_id = 'ingest-00000002'").collect()
     }
     assert [(a.files_read, a.records_read) for a in audit.values()] == [(1, 1)]
+
+
+def test_bookkeeping_of_a_lake_from_before_the_ops_area_is_moved_once_and_nothing_reloads(spark, tmp_path):
+    """A lake whose audit and file bookkeeping still sit in bronze/ (as lakepulse wrote them before the
+    _ops area) is adopted: the tables move, history and idempotency markers with them, and a rerun
+    loads nothing again (the same home: files are known by their path)."""
+    home = tmp_path / "home"
+    write_events(home / "landing", Truth())
+    assert run("ingest", home, "--source", "events") == 0
+    for name in ("ingest_audit", "_ingested_files", "expectation_results"):
+        (home / "lake" / "_ops" / name).rename(home / "lake" / "bronze" / name)
+    events_before = table(spark, home, "bronze", "events").count()
+    batches_before = {r.batch_id for r in table(spark, home, "bronze", "ingest_audit").collect()}
+
+    assert run("ingest", home, "--source", "events") == 0
+    for name in ("ingest_audit", "_ingested_files", "expectation_results"):
+        assert (home / "lake" / "_ops" / name / "_delta_log").is_dir(), name
+        assert not (home / "lake" / "bronze" / name).exists(), name
+    assert table(spark, home, "bronze", "events").count() == events_before
+    assert {r.batch_id for r in table(spark, home, "_ops", "ingest_audit").collect()} == batches_before
+
+
+def test_reference_lists_and_the_unknown_value_action_come_from_the_configuration(spark, tmp_path):
+    """A plan the default list does not know: listed in `reference.plans` it loads; with
+    `reference.unknown_values.customers=keep` it loads and is counted as a warning; by default the
+    fixture's `platinum` customer is quarantined as unknown_plan (test_quarantine_...)."""
+    lines = [
+        CUSTOMER_HEADER,
+        _customer(1, "platinum", f"{DAYS[0]}T08:00:00Z"),
+        _customer(2, "basic", f"{DAYS[0]}T09:00:00Z"),
+    ]
+    for name, overrides in (
+        ("listed", ['reference.plans=["basic", "standard", "premium", "platinum"]']),
+        ("kept", ["reference.unknown_values.customers=keep"]),
+    ):
+        home = tmp_path / name
+        target = home / "landing" / "customers" / f"date={DAYS[0]}" / "part-00000.csv"
+        target.parent.mkdir(parents=True)
+        target.write_text("\n".join(lines) + "\n")
+        args = [a for o in overrides for a in ("--set", o)]
+        assert run("ingest", home, "--source", "customers", *args) == 0, name
+        plans = sorted(r.plan for r in table(spark, home, "bronze", "customers").collect())
+        assert plans == ["basic", "platinum"], name
+        outcome = {
+            r.expectation: (r.action, r.failed_count)
+            for r in table(spark, home, "_ops", "expectation_results").collect()
+            if r.expectation == "unknown_plan"
+        }
+        assert outcome == {
+            "unknown_plan": ("warn" if name == "kept" else "quarantine", 1 if name == "kept" else 0)
+        }
+
+
+def test_an_unknown_source_in_the_unknown_value_actions_is_refused(tmp_path, capsys):
+    code = run("ingest", tmp_path / "home", "--set", "reference.unknown_values.event=keep")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "unknown source 'event'" in err[0], err

@@ -38,7 +38,7 @@ def test_audit_and_quarantine_reconcile_with_the_generator_truth(spark, generate
     # Summed per source: a later run that found new files would add its own row.
     audit = {
         r.source: r
-        for r in table(spark, home, "bronze", "ingest_audit")
+        for r in table(spark, home, "_ops", "ingest_audit")
         .groupBy("source")
         .agg(*(F.sum(c).alias(c) for c in ("records_read", "loaded", "quarantined", "duplicates_dropped")))
         .collect()

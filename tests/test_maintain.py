@@ -10,8 +10,8 @@ from pathlib import Path
 import pyarrow as pa
 from deltalake import DeltaTable as RustDeltaTable
 
-from lakepulse import delta_io
-from lakepulse.spark_conf import spark_conf_for
+from lakepulse.runtime import delta_io
+from lakepulse.runtime.spark_conf import spark_conf_for
 from tests.conftest import load_job, make_config
 
 GUARD_KEYS = ("autoCompact.enabled", "autoCompact.minNumFiles", "autoCompact.maxFileSize")
@@ -87,7 +87,7 @@ def test_maintain_compacts_zorders_vacuums_and_reports(spark, tmp_path, capsys):
     line = next(line for line in report.splitlines() if line.startswith("silver/events"))
     files_before, _, files_after, _ = (int(x) for x in line.split()[1:5])
     assert (files_before, files_after) == (files_written, 1)
-    log = RustDeltaTable(config.table_path("bronze", "maintenance_log")).to_pandas()
+    log = RustDeltaTable(config.table_path("_ops", "maintenance_log")).to_pandas()
     assert log.set_index("table").loc["silver/events", "files_after"] == 1
 
 

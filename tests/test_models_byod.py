@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lakepulse import delta_io
+from lakepulse.runtime import delta_io
 from tests import model_fixtures as mf
 from tests.conftest import load_job, make_config
 

@@ -14,9 +14,9 @@ import pytest
 from pyspark.sql import functions as F
 from sklearn.metrics import auc, log_loss, precision_recall_curve, roc_auc_score
 
-from lakepulse import delta_io
 from lakepulse.errors import LakepulseError
-from lakepulse.models import churn, fairness
+from lakepulse.ml import churn, fairness
+from lakepulse.runtime import delta_io
 from tests import model_fixtures as mf
 from tests.conftest import load_job, make_config
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakepulse import delta_io
+from lakepulse.runtime import delta_io
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import requests
 
-from lakepulse import mlflow_ui
-from lakepulse.models import tracking
+from lakepulse.app import mlflow_ui
+from lakepulse.ml import tracking
 from tests.conftest import make_config
 
 START_TIMEOUT_S = 240  # a cold `mlflow server` start is slow on a busy 2-core machine
@@ -67,7 +67,15 @@ def test_mlflow_ui_serves_runs_and_registered_models_over_rest(store, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "LAKEPULSE_HOME"}
     log = (tmp_path / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "lakepulse.mlflow_ui", "--port", str(port), "--set", f"paths.home={home}"],
+        [
+            sys.executable,
+            "-m",
+            "lakepulse.app.mlflow_ui",
+            "--port",
+            str(port),
+            "--set",
+            f"paths.home={home}",
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

@@ -4,13 +4,14 @@ the logged model and lineage, and champion/challenger over three trainings (one 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from lakepulse import delta_io
-from lakepulse.models import pricing
+from lakepulse.ml import demand_fit, demand_model, pricing
+from lakepulse.runtime import delta_io
 from tests import model_fixtures as mf
 from tests.conftest import load_job, make_config
 
@@ -162,3 +163,104 @@ def test_champion_moves_only_for_a_better_model_and_old_versions_stay_loadable(s
     assert set(recs["model_version"]) == {3}
     assert set(elasticities(spark, config)["model_version"]) == {3}
     assert elasticities(spark, config, champion=False).empty
+
+
+# --------------------------------------------------------------------------------------------------
+# The fit against an independent least-squares solve, and a model pickled before the module split
+# (no Spark: these run on small pandas frames)
+
+PLANTED_E = -1.7
+
+
+def planted_demand(days: int = 56, products: int = 3, seed: int = 5) -> pd.DataFrame:
+    """One category's product-days with a planted log-log curve, weather, promos and uneven lines."""
+    rng = np.random.default_rng(seed)
+    start = dt.date(2026, 3, 1)
+    rows = []
+    for j in range(products):
+        for d in range(days):
+            day = start + dt.timedelta(days=d)
+            log_price = np.log(10.0 * (1 + 0.2 * j)) + rng.uniform(-0.2, 0.2)
+            dow = day.isoweekday() % 7 + 1
+            promo, temp, rain = rng.uniform(0, 0.5), rng.normal(12, 5), rng.gamma(0.6, 3.0)
+            lines = int(rng.integers(1, 12))
+            log_units = 3.0 + PLANTED_E * log_price + 0.03 * dow + 0.4 * promo + 0.01 * temp - 0.02 * rain
+            units = max(1, round(lines * np.exp(log_units + rng.normal(0, 0.3 / np.sqrt(lines)))))
+            rows.append(("toys", f"T{j}", day, dow, lines, units, log_price, promo, temp, rain))
+    return pd.DataFrame(rows, columns=[f.name for f in pricing.DEMAND_SCHEMA.fields])
+
+
+def test_fit_matches_an_independent_weighted_least_squares_solve():
+    """Elasticity, standard error and 95% interval against numpy lstsq on sqrt(lines)-scaled data:
+    WLS weights are inverse variances (the lines), sigma^2 = weighted RSS / (n - k), t with n - k dof."""
+    from scipy import stats
+
+    frame = planted_demand()
+    fit = demand_fit.fit_category("toys", frame)
+
+    dow = frame["day_of_week"].to_numpy()
+    x = np.column_stack(
+        [
+            np.ones(len(frame)),
+            frame["log_price"],
+            *[(dow == d).astype(float) for d in range(2, 8)],
+            frame["promo_share"],
+            frame["temp_c"],
+            frame["precipitation_mm"],
+        ]
+    )
+    y = np.log(frame["quantity"] / frame["purchases"]).to_numpy()
+    root = np.sqrt(frame["purchases"].to_numpy(float))
+    xw, yw = x * root[:, None], y * root
+    beta, rss, rank, _ = np.linalg.lstsq(xw, yw, rcond=None)
+    n, k = x.shape
+    assert rank == k
+    sigma2 = float(rss[0]) / (n - k)
+    se = np.sqrt(sigma2 * np.linalg.inv(xw.T @ xw)[1, 1])
+    half = stats.t.ppf(0.975, n - k) * se
+
+    assert fit.elasticity == pytest.approx(beta[1], rel=1e-10)
+    assert fit.std_error == pytest.approx(se, rel=1e-10)
+    assert fit.ci_low == pytest.approx(beta[1] - half, rel=1e-10)
+    assert fit.ci_high == pytest.approx(beta[1] + half, rel=1e-10)
+    assert fit.n_observations == n and fit.significant
+    assert abs(fit.elasticity - PLANTED_E) < 3 * fit.std_error  # and it finds the planted curve
+
+
+def test_a_category_without_price_variation_gets_no_estimate():
+    frame = planted_demand().assign(log_price=np.log(10.0))
+    fit = demand_fit.fit_category("toys", frame)
+    assert np.isnan(fit.elasticity) and np.isnan(fit.ci_high) and not fit.significant
+    assert fit.n_observations == len(frame)
+
+
+def test_a_model_registered_before_the_module_split_still_loads_and_predicts():
+    """tests/data/pricing_model_before_split was saved by the single-module code, whose pickle names
+    the class lakepulse.ml.pricing.DemandModel (cloudpickle, by reference; no code_paths)."""
+    import mlflow.pyfunc
+
+    path = Path(__file__).parent / "data" / "pricing_model_before_split"
+    assert b"lakepulse.ml.pricing" in (path / "python_model.pkl").read_bytes()
+    model = mlflow.pyfunc.load_model(str(path))
+    assert isinstance(model.unwrap_python_model(), demand_model.DemandModel)
+    probe = pd.DataFrame(
+        {
+            "category": ["books", "electronics", "toys"],
+            "price": [22.0, 180.0, 30.0],
+            "day_of_week": np.array([4, 4, 1], dtype="int32"),
+            "promo_share": [0.0, 0.0, 0.5],
+            "temp_c": [10.0, 10.0, None],
+            "precipitation_mm": [1.0, 1.0, 0.0],
+        }
+    )
+    got = model.predict(probe)["expected_units_per_purchase"].to_numpy()
+    # What the model predicted when it was saved, before the split.
+    assert got == pytest.approx([6.216925420333065, 14.572194190524016, 7.1608417394585215], rel=1e-12)
+
+
+def test_a_champion_pickled_before_the_layered_layout_still_unpickles():
+    """Registered pricing models name their class by reference; those of lakepulse 0.1 name
+    lakepulse.models.pricing.DemandModel (the package was renamed to lakepulse.ml)."""
+    import pickle
+
+    assert pickle.loads(b"clakepulse.models.pricing\nDemandModel\n.") is pricing.DemandModel

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from lakepulse.models import registry, tracking
+from lakepulse.ml import registry, tracking
 from tests.conftest import make_config
 
 

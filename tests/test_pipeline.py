@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from lakepulse.pipeline import STEPS
+from lakepulse.config import load_config
+from lakepulse.jobs.pipeline import STEP_NAMES
 from tests.conftest import PIPELINE_SAMPLE, job_argv, load_job
 
 pytestmark = pytest.mark.slow
@@ -30,10 +31,8 @@ def _tables(config) -> dict[str, int]:
 
 def test_every_step_runs_and_the_summary_names_the_results(pipeline_lake):
     out, config = pipeline_lake.output, pipeline_lake.config
-    for step in STEPS:
-        assert re.search(rf"^{step.name}\s+done\s+\S*\s+\d+\.\d$", out, re.M), (
-            f"no progress line for {step.name}"
-        )
+    for name in STEP_NAMES:
+        assert re.search(rf"^{name}\s+done\s+\S*\s+\d+\.\d$", out, re.M), f"no progress line for {name}"
     report = Path(config.paths.reports) / "index.html"
     assert report.is_file() and f"Report:      {report}" in out
     assert "make mlflow-ui" in out
@@ -96,7 +95,7 @@ def test_a_second_run_changes_no_table(pipeline_lake):
     after = _tables(config)
     # Maintenance logs one row per table and run, and the report run is recorded; nothing else grows.
     grew = {t for t in after if after[t] != before.get(t)}
-    assert grew <= {"bronze/ingest_audit", "bronze/expectation_results"}, grew  # one row per run
+    assert not grew, grew  # the bookkeeping that a run adds to (audit, expectation results) is in _ops
     assert set(after) == set(before)
 
 
@@ -106,3 +105,40 @@ def test_a_failing_step_is_named_and_stops_the_run(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0
     assert len(err) == 1 and "step 'features' failed" in err[0], err
+
+
+def test_sample_data_only_where_the_config_allows_it(tmp_path, capsys):
+    """`generate.when` decides: never (conf/cluster.yaml) skips the step on an empty landing folder and
+    refuses --generate; asked runs it only with --generate. Nothing else runs (--only generate)."""
+    cluster = load_config("cluster", environ={})
+    assert (
+        cluster.generate.when == "never" and load_config("local", environ={}).generate.when == "empty_landing"
+    )
+    tiny = ("generate.customers=20", "generate.days=3")
+
+    never = tmp_path / "never"
+    code = load_job("pipeline").main([*job_argv(never, *tiny, "generate.when=never"), "--only", "generate"])
+    out = capsys.readouterr().out
+    assert code == 0 and re.search(r"^generate\s+skipped: generate.when is 'never'", out, re.M), out
+    assert not (never / "landing").exists() or not any((never / "landing").iterdir())
+
+    code = load_job("pipeline").main(
+        [*job_argv(never, *tiny, "generate.when=never"), "--only", "generate", "--generate"]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "generate.when to 'never'" in err[0], err
+
+    asked = tmp_path / "asked"
+    argv = [*job_argv(asked, *tiny, "generate.when=asked"), "--only", "generate"]
+    assert load_job("pipeline").main(argv) == 0
+    assert re.search(r"^generate\s+skipped: generate.when is 'asked'", capsys.readouterr().out, re.M)
+    assert load_job("pipeline").main([*argv, "--generate"]) == 0
+    assert re.search(r"^generate\s+done", capsys.readouterr().out, re.M)
+    assert (asked / "landing" / "_truth" / "manifest.json").is_file()
+
+
+def test_the_library_pipeline_has_no_sample_step(tmp_path, capsys):
+    from lakepulse.jobs import pipeline
+
+    assert pipeline.main([*job_argv(tmp_path / "home"), "--only", "generate"]) == 0
+    assert re.search(r"^generate\s+skipped: no sample kit", capsys.readouterr().out, re.M)

@@ -16,9 +16,11 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakepulse import delta_io, privacy, schemas
-from lakepulse.ingest import lake as lake_tables
-from lakepulse.refine import runner
+from lakepulse import privacy
+from lakepulse.contracts import schemas
+from lakepulse.ops import lake as lake_tables
+from lakepulse.runtime import delta_io
+from lakepulse.silver import runner
 from tests.conftest import TEST_PSEUDONYM_KEY
 from tests.ingest_fixtures import (
     DAYS,
@@ -143,7 +145,7 @@ def test_billing_is_typed_focus(spark, lake):
 
 def test_silver_expectations_are_recorded(spark, lake):
     home, _ = lake
-    results = table(spark, home, "bronze", "expectation_results").where(F.col("layer") == "silver").collect()
+    results = table(spark, home, "_ops", "expectation_results").where(F.col("layer") == "silver").collect()
     datasets = {r.dataset for r in results}
     assert datasets == {"events", "customers", "prices", "requests", "app_logs", "billing", "weather"}
     assert all(r.failed_count == 0 for r in results if r.action == "fail")
@@ -180,14 +182,14 @@ def _commit_audit(spark, config, *batches: tuple[int, str]) -> None:
     at = "2026-01-01 00:00:00.000000"
     rows = [("run", s, f"ingest-{n:08d}", "batch", 1, 0, 1, 1, 0, 0, at, at) for n, s in batches]
     delta_io.append(
-        lake_tables.small_frame(spark, rows, schemas.INGEST_AUDIT), lake_tables.bronze(config, "ingest_audit")
+        lake_tables.small_frame(spark, rows, schemas.INGEST_AUDIT), lake_tables.ops(config, "ingest_audit")
     )
 
 
 def _refine(spark, config, source: str | None = None) -> dict[int, set]:
     """One refine run in this process; the (unit, ingest batch) pairs of each version it committed."""
     results = runner.refine(spark, config, runner.units_for(source), "test-run")
-    state = spark.read.format("delta").load(config.table_path("silver", "_refine_state"))
+    state = spark.read.format("delta").load(config.table_path("_ops", "_refine_state"))
     out: dict[int, set] = {}
     for version in sorted({int(r.batch_id.removeprefix("refine-")) for r in results}):
         rows = state.where(F.col("refine_version") == version).collect()  # statistics skip older files
@@ -203,7 +205,7 @@ def _batches(*pairs: tuple[str, int]) -> set:
 def _delete_bookkeeping_files(config) -> int:
     """Deletes the audit and state data files written so far: Delta fails a read that touches one (a
     collect of every audit and state row did), a read bounded by the new batches does not."""
-    tables = (lake_tables.bronze(config, "ingest_audit"), config.table_path("silver", "_refine_state"))
+    tables = (lake_tables.ops(config, "ingest_audit"), config.table_path("_ops", "_refine_state"))
     old = [f for path in tables for f in Path(path).glob("*.parquet")]
     for f in old:
         f.unlink()
@@ -233,7 +235,7 @@ def test_refine_state_written_without_marks_is_read_whole_once(spark, config):
         ("events", "events", "ingest-00000000", 0, "done", "old", at),
         ("events", "events", "ingest-00000001", 1, "planned", "old", at),
     ]
-    state = config.table_path("silver", "_refine_state")
+    state = config.table_path("_ops", "_refine_state")
     delta_io.append(lake_tables.small_frame(spark, legacy, schemas.REFINE_STATE), state)
     _commit_audit(spark, config, (0, "events"), (1, "events"), (2, "events"))
     # The interrupted version 1 is completed with its own batches, then batch 2 is new.
@@ -272,13 +274,13 @@ def test_new_files_are_refined_incrementally(spark, lake):
         copy / "landing/prices/date=2026-01-03/part-00000.csv",
         "product_id,category,price,currency,effective_from\nP0000,electronics,12.00,EUR,2026-01-03T00:00:00Z\n",
     )
-    tables = ("bronze/ingest_audit", "silver/_refine_state")
+    tables = ("_ops/ingest_audit", "_ops/_refine_state")
     refined = [f for name in tables for f in (copy / "lake" / name).glob("*.parquet")]
     assert len(refined) == 1 + 2
     assert run("ingest", copy) == 0
     audit = {
         r.source: r
-        for r in table(spark, copy, "bronze", "ingest_audit")
+        for r in table(spark, copy, "_ops", "ingest_audit")
         .where(F.col("batch_id") == "ingest-00000001")
         .collect()
     }
@@ -291,7 +293,7 @@ def test_new_files_are_refined_incrementally(spark, lake):
     for f in refined:
         f.unlink()
     assert run("refine", copy) == 0
-    state = table(spark, copy, "silver", "_refine_state").where(F.col("refine_version") == 1).collect()
+    state = table(spark, copy, "_ops", "_refine_state").where(F.col("refine_version") == 1).collect()
     assert {(r.table, r.ingest_batch_id, r.state) for r in state} == {
         (t, "ingest-00000001", s) for t in ("events", "customers", "prices") for s in ("planned", "done")
     }

@@ -6,12 +6,16 @@ import datetime as dt
 import re
 import shutil
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import matplotlib.image as mpimg
 import pytest
 
-from lakepulse import delta_io
+from lakepulse.app.report import Plot, Section, Table, render_page
+from lakepulse.config import PROJECT_ROOT
+from lakepulse.runtime import delta_io
 from tests.conftest import load_job, make_config
 
 CHROMIUM_FLAGS = [
@@ -111,3 +115,44 @@ def test_plots_render_in_headless_chromium(report_file, tmp_path):
     assert pixels.std() > 0.05  # not a blank page: plots and text were painted
     red = (pixels[..., 0] > 0.7) & (pixels[..., 1] < 0.3) & (pixels[..., 2] < 0.3)
     assert red.sum() > 20  # the red anomaly markers and churn bars are visible
+
+
+HOSTILE = "<script>alert('x')</script>"
+
+
+def test_page_escapes_every_value_from_the_lake():
+    """Gold tables hold user-supplied strings (categories, services, countries): none may become markup."""
+    section = Section(
+        title=f"title {HOSTILE}",
+        plots=[Plot(alt=f'alt"{HOSTILE}', png="AAAA")],
+        table=Table([f"col {HOSTILE}"], [[f"cell {HOSTILE}"]]),
+        note=f"note {HOSTILE} & more",
+    )
+    page, plots = render_page([section], lake=f"/lake/{HOSTILE}", generated="now")
+    assert plots == 1
+    assert page.count("<script") == 1  # the page's own load handler, nothing from the data
+    escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+    for text in ("title ", "alt&#34;", "col ", "cell ", "note ", "/lake/"):
+        assert text + escaped in page, text
+    assert "&amp; more" in page
+
+
+def test_template_loads_from_the_spark_submit_zip(tmp_path):
+    """spark-submit.sh ships libs/lakepulse as a zip for --py-files: the template must be read from it."""
+    archive = tmp_path / "lakepulse.zip"
+    libs = PROJECT_ROOT / "libs"
+    with zipfile.ZipFile(archive, "w") as out:  # as spark-submit.sh builds build/lakepulse.zip
+        for p in sorted((libs / "lakepulse").rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts:
+                out.write(p, p.relative_to(libs))
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import lakepulse.app.report as r; "
+        "assert r.__file__.startswith(sys.argv[1]), r.__file__; "
+        "page, n = r.render_page([r.Section('zip section', note='from the zip')], lake='l', generated='g'); "
+        "print(page)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(archive)], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "<h2>zip section</h2><p>from the zip</p>" in done.stdout

@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 
 from lakepulse.config import Config
 from lakepulse.errors import ConfigError
-from lakepulse.ingest import files
+from lakepulse.runtime import paths
 
 log = logging.getLogger("lakepulse.privacy")
 _BLOCK = 64  # SHA-256 block size in bytes
@@ -67,7 +67,7 @@ def pseudonym_key(config: Config, environ: Mapping[str, str] | None = None) -> b
 
 def _holds_generated_sample(landing: str) -> bool:
     # Sample data is a local trial: a landing folder on a shared store always needs the key.
-    return files.is_local(landing) and Path(files.local_path(landing), *SAMPLE_MARKER).is_file()
+    return paths.is_local(landing) and Path(paths.local_path(landing), *SAMPLE_MARKER).is_file()
 
 
 def _sample_key(path: Path) -> bytes:

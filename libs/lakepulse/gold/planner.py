@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakepulse import delta_io
 from lakepulse.errors import LakepulseError, UsageError
+from lakepulse.runtime import delta_io
 
 
 @dataclass(frozen=True, order=True)

@@ -27,7 +27,6 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakepulse import delta_io, threads
 from lakepulse.config import Config
 from lakepulse.errors import LakepulseError, UsageError
 from lakepulse.gold import (
@@ -40,6 +39,7 @@ from lakepulse.gold import (
     retention_cohorts,
 )
 from lakepulse.gold.planner import DayRange, DayRequest
+from lakepulse.runtime import delta_io, threads
 
 log = logging.getLogger("lakepulse.gold")
 

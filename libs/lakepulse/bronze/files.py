@@ -1,0 +1,207 @@
+"""Landing files as metadata: listing, identity, the day folder, CSV headers, and corrupt-file checks.
+
+A file is identified by its Hadoop path string, exactly as the binaryFile source lists it (for
+example `file:/data/landing/events/date=2026-01-03/part-0.json.gz`); bronze's `source_file`, the
+quarantine and the bookkeeping all use that form, whichever mode (batch or stream) found the file.
+Spark's `_metadata.file_path` is the same path percent-encoded; `source_file_column` decodes it.
+
+Only metadata passes through the driver: the new files of a batch and the first line of a CSV file
+(its header). Record data is always read by Spark.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import unquote, urlparse
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lakepulse.errors import UsageError
+from lakepulse.runtime import paths
+
+DATE_FOLDER = r"date=(\d{4}-\d{2}-\d{2})"
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".deflate", ".zst", ".lz4", ".snappy")
+BINARY_FILE_SCHEMA = "path string, modificationTime timestamp, length bigint, content binary"
+TIMESTAMP_TEXT = "yyyy-MM-dd HH:mm:ss.SSSSSS"
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: str
+    size: int
+    modified_at: str  # UTC, yyyy-MM-dd HH:mm:ss.SSSSSS: text, so no Python time zone ever applies
+
+    @property
+    def compressed(self) -> bool:
+        return self.path.lower().endswith(COMPRESSED_SUFFIXES)
+
+
+def metadata_columns() -> list[Column]:
+    """path, size, modified_at of a binaryFile listing (batch or stream); `content` is never selected."""
+    return [
+        F.col("path"),
+        F.col("length").alias("size"),
+        F.date_format(F.col("modificationTime"), TIMESTAMP_TEXT).alias("modified_at"),
+    ]
+
+
+def visible(path_column: Column) -> Column:
+    """Hidden files (_SUCCESS, .crc, _truth) are not data."""
+    return ~F.element_at(F.split(path_column, "/"), -1).rlike(r"^[._]")
+
+
+def listing(spark: SparkSession, root: str) -> DataFrame:
+    """Every data file under `root` (a folder, searched recursively, or one file); content is not read."""
+    files = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(root)
+    return files.select(*metadata_columns()).where(visible(F.col("path")))
+
+
+def to_files(rows) -> list[LandingFile]:
+    return sorted(
+        (LandingFile(r["path"], int(r["size"]), r["modified_at"]) for r in rows), key=lambda f: f.path
+    )
+
+
+def source_file_column() -> Column:
+    """The file a line came from, as a Hadoop path string (the inverse of its percent-encoded URI)."""
+    return F.url_decode(F.replace(F.col("_metadata.file_path"), F.lit("+"), F.lit("%2B")))
+
+
+def check_readable(path: str, what: str) -> None:
+    """Fails with one line when a local landing path is missing or unreadable (other filesystems: Spark's check)."""
+    if not paths.is_local(path):
+        return
+    local = paths.local_path(path)
+    if not os.path.exists(local):
+        raise UsageError(f"{what}: {path} does not exist")
+    if not os.path.isdir(local):
+        _check_file(local, what)
+        return
+    if not os.access(local, os.R_OK | os.X_OK):
+        raise UsageError(f"{what}: folder {path} is not readable")
+    for root, dirs, names in os.walk(local):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+        for d in dirs:
+            if not os.access(os.path.join(root, d), os.R_OK | os.X_OK):
+                raise UsageError(f"{what}: folder {os.path.join(root, d)} is not readable")
+        for name in names:
+            if not name.startswith((".", "_")):
+                _check_file(os.path.join(root, name), what)
+
+
+def _check_file(local: str, what: str) -> None:
+    # A FIFO or socket would block or fail a Spark read midway: refused before anything is written.
+    if not os.path.isfile(local):
+        raise UsageError(f"{what}: {local} is not a regular file")
+    if not os.access(local, os.R_OK):
+        raise UsageError(f"{what}: file {local} is not readable")
+
+
+def landing_date_column() -> Column:
+    return F.regexp_extract(F.col("source_file"), DATE_FOLDER, 1).try_cast("date")
+
+
+def first_line(spark: SparkSession, path: str) -> str | None:
+    """The first line of a (possibly compressed) file, read through Hadoop in the driver JVM."""
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(conf)
+    stream = fs.open(hpath)
+    try:
+        codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(conf).getCodec(hpath)
+        if codec is not None:
+            stream = codec.createInputStream(stream)
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+        line = reader.readLine()
+    finally:
+        stream.close()
+    return None if line is None else str(line).lstrip("\ufeff")
+
+
+def failed_files(exc: BaseException, files: list[LandingFile]) -> list[LandingFile]:
+    """The compressed files a failed read names (Spark's FAILED_READ_FILE error carries the file's URI).
+
+    Free: no file is read again. Empty when the error names none of `files` (then see `unreadable_files`).
+    """
+    named = set()
+    for uri in _FAILED_FILE.findall(str(exc)):
+        parts = urlparse(uri)
+        named.add((parts.netloc, unquote(parts.path)))  # the error's URI is percent-encoded
+    return [f for f in files if f.compressed and (urlparse(f.path).netloc, urlparse(f.path).path) in named]
+
+
+_FAILED_FILE = re.compile(r"FAILED_READ_FILE[^\]]*\] Encountered error while reading file (\S+)\.\s")
+
+
+def corrupt_files(spark: SparkSession, files: list[LandingFile]) -> list[LandingFile]:
+    """The compressed files among `files` that cannot be read to their end (truncated or corrupt).
+
+    One job counts the lines of every compressed file (decompression only, a fraction of parsing them);
+    a failure names its file (`failed_files`), which is set aside before counting the others again. So
+    the batch's parsing pass runs once, never to fail midway on a truncated file.
+    """
+    candidates = [f for f in files if f.compressed]
+    corrupt: list[LandingFile] = []
+    while candidates:
+        try:
+            spark.read.text([f.path for f in candidates]).select(F.count(F.lit(1))).collect()
+            break
+        except Exception as exc:
+            if not is_read_failure(exc):
+                raise
+            bad = failed_files(exc, candidates) or unreadable_files(spark, candidates)
+            if not bad:
+                raise
+            corrupt += bad
+            candidates = [f for f in candidates if f not in bad]
+    return corrupt
+
+
+def unreadable_files(spark: SparkSession, files: list[LandingFile]) -> list[LandingFile]:
+    """The compressed files Spark cannot read to their end (truncated or corrupt), one small job each.
+
+    The fallback when a failed read does not name its file (`failed_files`). A plain-text file has no
+    integrity check; its truncated last line is quarantined as a record.
+    """
+
+    def fails(file: LandingFile) -> bool:
+        try:
+            spark.read.text(file.path).count()
+        except Exception:  # noqa: BLE001 - any failure to read the file to its end makes it corrupt
+            return True
+        return False
+
+    candidates = [f for f in files if f.compressed]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        verdicts = list(pool.map(fails, candidates))
+    return [f for f, bad in zip(candidates, verdicts, strict=True) if bad]
+
+
+def read_lines(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
+    """Every line of `files` as `raw`, with `source_file` and `ingest_date` (its day folder, if any)."""
+    lines = spark.read.text([f.path for f in files]).select(
+        F.col("value").alias("raw"), source_file_column().alias("source_file")
+    )
+    return lines.select("*", landing_date_column().alias("ingest_date"))
+
+
+def is_read_failure(exc: BaseException) -> bool:
+    text = str(exc)
+    markers = (
+        "FAILED_READ_FILE",
+        "EOFException",
+        "Unexpected end of input stream",
+        "ZipException",
+        "not in GZIP",
+    )
+    return any(marker in text for marker in markers)
+
+
+def date_in_path(path: str) -> str | None:
+    match = re.search(DATE_FOLDER, path)
+    return match.group(1) if match else None

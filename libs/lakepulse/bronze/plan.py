@@ -1,0 +1,49 @@
+"""A batch's identity: its number, files, run and time, fixed when it is planned and reused unchanged
+when a killed run's batch is completed, so that every write of the retry is the same idempotent write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lakepulse.bronze import files as landing
+from lakepulse.contracts.sources import SOURCES
+from lakepulse.ops import runs
+
+APP_ID = "ingest"
+
+
+@dataclass(frozen=True)
+class Plan:
+    version: int
+    files: tuple[tuple[str, landing.LandingFile], ...]  # (source, file)
+    run_id: str
+    ingested_at: str  # UTC text, see lakepulse.ops.lake.small_frame
+    mode: str
+
+    @property
+    def batch_id(self) -> str:
+        return runs.make_batch_id(self.version)
+
+    @property
+    def txn(self) -> tuple[str, int]:
+        return APP_ID, self.version
+
+    def sources(self) -> list[str]:
+        names = {name for name, _ in self.files}
+        return [n for n in SOURCES if n in names]
+
+    def files_of(self, name: str) -> list[landing.LandingFile]:
+        return sorted((f for n, f in self.files if n == name), key=lambda f: f.path)
+
+
+@dataclass(frozen=True)
+class Audit:
+    source: str
+    batch_id: str
+    files_read: int
+    corrupt_files: int
+    records_read: int
+    loaded: int
+    quarantined: int
+    duplicates_dropped: int

@@ -1,0 +1,313 @@
+"""Runs ingestion for the requested sources, as a bounded batch or as Structured Streaming.
+
+Both modes hand files to one batch routine (`lakepulse.bronze.batch.run_batch`) and share one
+bookkeeping table (_ops/_ingested_files), so quarantine, audit and expectations behave the same, and
+a file ingested by one mode is never ingested again by the other.
+
+The stream reads the landing folder with the binaryFile source selecting metadata only: Structured
+Streaming discovers new files and checkpoints its progress, and each micro-batch hands its files to
+the batch routine. Reading the records inside the micro-batch (rather than streaming the text source)
+is what lets a truncated gzip file be quarantined as a whole: a text stream would fail on it, or with
+ignoreCorruptFiles keep its first lines and silently drop the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lakepulse.bronze import batch
+from lakepulse.bronze import files as landing
+from lakepulse.bronze.plan import Audit, Plan
+from lakepulse.config import Config
+from lakepulse.contracts import schemas
+from lakepulse.contracts.sources import SOURCES, Source, source
+from lakepulse.errors import LakepulseError, UsageError
+from lakepulse.ops import lake, runs
+from lakepulse.runtime import delta_io, paths
+
+log = logging.getLogger("lakepulse.bronze")
+TABLE_SCHEMAS = {lake.FILES: schemas.INGESTED_FILES, lake.AUDIT: schemas.INGEST_AUDIT}
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to read: every source's landing folder, one source's, or one source from another path."""
+
+    sources: tuple[Source, ...]
+    root: str  # the folder (or file) listed: the landing root, a source's folder, or --path
+    single: str | None  # the source every listed file belongs to; None: the file's first folder says
+    checkpoint: str
+
+    def source_of(self, path: str, landing_root: str) -> str | None:
+        if self.single is not None:
+            return self.single
+        root = paths.local_path(landing_root).rstrip("/") + "/"
+        rel = paths.local_path(path)
+        if not rel.startswith(root):
+            return None
+        name = rel[len(root) :].split("/", 1)[0]
+        return name if name in SOURCES else None
+
+
+def resolve(config: Config, source_name: str | None, path: str | None) -> Request:
+    """Validates the request before anything is written: source name, paths, readability."""
+    if path is not None and source_name is None:
+        raise UsageError("--path needs --source: it replaces the landing folder of one source")
+    if config.ingest.max_files_per_batch < 1 or config.ingest.max_file_age_hours < 0:
+        raise UsageError(
+            f"ingest.max_files_per_batch {config.ingest.max_files_per_batch} must be at least 1 and "
+            f"ingest.max_file_age_hours {config.ingest.max_file_age_hours} at least 0"
+        )
+    unknown = sorted(set(config.reference.unknown_values) - set(SOURCES))
+    if unknown:
+        raise UsageError(
+            f"reference.unknown_values: unknown source {unknown[0]!r} (sources: {', '.join(SOURCES)})"
+        )
+    if path is not None:
+        s = source(source_name)
+        root = path if "://" in path or path.startswith("file:") else os.path.abspath(path)
+        landing.check_readable(root, f"--path for {s.name}")
+        digest = hashlib.sha1(root.encode("utf-8")).hexdigest()[:10]
+        return Request((s,), root, s.name, f"ingest/{s.name}-{digest}")
+    if source_name is not None:
+        s = source(source_name)
+        root = config.landing_path(s.name)
+        landing.check_readable(root, f"landing folder of {s.name}")
+        return Request((s,), root, s.name, f"ingest/{s.name}")
+    for s in SOURCES.values():
+        landing.check_readable(config.landing_path(s.name), f"landing folder of {s.name}")
+    return Request(tuple(SOURCES.values()), config.paths.landing, None, "ingest/all")
+
+
+def _read(spark: SparkSession, config: Config, table: str) -> DataFrame:
+    """A bookkeeping table, or an empty frame of its schema before the first ingestion created it."""
+    path = lake.ops(config, table)
+    if not delta_io.is_delta(spark, path):
+        return spark.createDataFrame([], TABLE_SCHEMAS[table])
+    return delta_io.read_delta(spark, path)
+
+
+# A run completes every interrupted batch before it plans a new one, so an unaudited plan can only be
+# among the newest few; RECENT_PLANS of them are checked (more than concurrent runs ever leave behind).
+RECENT_PLANS = 16
+PLAN_MARKER = re.compile(r"^ingest-(\d{8}) ")
+
+
+@dataclass(frozen=True)
+class Bookkeeping:
+    """What ingestion needs to know of its past, read from the newest plans only (never all of history).
+
+    `last_version` is the newest planned batch number (-1 before the first); `pending` the plans without an
+    audit row; `newest_file` the latest modification time among the recent plans' files (UTC text), the
+    reference point of `ingest.max_file_age_hours`.
+    """
+
+    last_version: int
+    pending: tuple[Plan, ...]
+    newest_file: str | None
+
+
+def last_planned_version(spark: SparkSession, config: Config) -> int | None:
+    """The newest planned batch number, from the plan commits' user metadata (`write_plan`).
+
+    Reads the last commits of the bookkeeping table only; None when none of them is a plan (a table
+    written by an older lakepulse, or maintained more than 100 times since its last plan).
+    """
+    path = lake.ops(config, lake.FILES)
+    versions = [
+        int(m.group(1))
+        for text in delta_io.recent_user_metadata(spark, path, 100)
+        if (m := PLAN_MARKER.match(text))
+    ]
+    return max(versions, default=None)
+
+
+def bookkeeping(spark: SparkSession, config: Config, mode: str) -> Bookkeeping:
+    """Recent plans and their audit rows, read through Delta's file skipping on the batch columns."""
+    last = last_planned_version(spark, config)
+    if last is None:  # one full read, as before plans carried their number in the commit
+        row = _read(spark, config, lake.FILES).agg(F.max("txn_version").alias("v")).first()
+        last = -1 if row["v"] is None else int(row["v"])
+    first = max(0, last - RECENT_PLANS + 1)
+    planned = _read(spark, config, lake.FILES).where(F.col("txn_version") >= first)
+    audited = (
+        _read(spark, config, lake.AUDIT)
+        .where(F.col("batch_id") >= F.lit(runs.make_batch_id(first)))
+        .select("batch_id")
+        .distinct()
+    )
+    rows = (
+        planned.join(audited.select("batch_id", F.lit(True).alias("_audited")), on="batch_id", how="left")
+        .select(
+            "source",
+            "batch_id",
+            "txn_version",
+            "run_id",
+            F.date_format("ingested_at", landing.TIMESTAMP_TEXT).alias("ingested_at"),
+            "path",
+            "size",
+            F.date_format("modified_at", landing.TIMESTAMP_TEXT).alias("modified_at"),
+            F.coalesce(F.col("_audited"), F.lit(False)).alias("audited"),
+        )
+        .collect()
+    )  # the files of the last RECENT_PLANS batches only: metadata, bounded by the batch size
+    grouped: dict[int, list] = {}
+    for r in rows:
+        if not r["audited"]:
+            grouped.setdefault(int(r["txn_version"]), []).append(r)
+    plans = []
+    for version, group in sorted(grouped.items()):
+        files = tuple((r["source"], f) for r in group for f in landing.to_files([r]))
+        plans.append(Plan(version, files, group[0]["run_id"], group[0]["ingested_at"], mode))
+    newest = max((r["modified_at"] for r in rows), default=None)
+    return Bookkeeping(last, tuple(plans), newest)
+
+
+def _new_files(
+    spark: SparkSession, config: Config, candidates: DataFrame, known: Bookkeeping, full_check: bool
+) -> list[landing.LandingFile]:
+    """The candidates not booked yet, looked up among booked files no older than the oldest candidate.
+
+    A file keeps its modification time, so its booking is never older than the file itself: the lookup
+    reads only bookkeeping files whose modification times reach the oldest candidate (Delta's statistics
+    skip the others). In batch mode the listing holds every file ever landed, so with a horizon
+    (ingest.max_file_age_hours > 0, no full check) a listed file modified more than that before the
+    newest booked file counts as ingested, as Spark's file stream does with maxFileAge.
+    """
+    hours = config.ingest.max_file_age_hours
+    if hours > 0 and not full_check and known.newest_file is not None:
+        horizon = F.lit(known.newest_file).cast("timestamp") - F.expr(f"INTERVAL {int(hours)} HOURS")
+        candidates = candidates.where(F.col("modified_at").cast("timestamp") >= horizon)
+    listed = landing.to_files(candidates.collect())  # metadata of the files within the horizon
+    if not listed:
+        return []
+    oldest = min(f.modified_at for f in listed)
+    booked = {
+        r["path"]
+        for r in _read(spark, config, lake.FILES)
+        .where(F.col("modified_at") >= F.lit(oldest).cast("timestamp"))
+        .select("path")
+        .collect()
+    }  # bookings of files as recent as the candidates: bounded by the horizon, not by history
+    return [f for f in listed if f.path not in booked]
+
+
+def ingest_files(
+    spark: SparkSession,
+    config: Config,
+    request: Request,
+    candidates: DataFrame,
+    run_id: str,
+    mode: str,
+    full_check: bool = False,
+) -> list[Audit]:
+    """Finishes interrupted batches, then ingests the candidate files not booked yet.
+
+    New files go oldest first into batches of at most `ingest.max_files_per_batch` files, each committed
+    on its own (a stream's micro-batch is already capped by maxFilesPerTrigger).
+    """
+    audits = []
+    # Before the first ingestion there is no bookkeeping to read: no interrupted batch, no booked file.
+    first = not delta_io.is_delta(spark, lake.ops(config, lake.FILES))
+    known = Bookkeeping(-1, (), None) if first else bookkeeping(spark, config, mode)
+    for plan in known.pending:
+        log.info("resuming interrupted batch %s (%d files)", plan.batch_id, len(plan.files))
+        audits += batch.run_batch(spark, config, plan, resumed=True)
+    fresh = (
+        landing.to_files(candidates.collect())
+        if first
+        else _new_files(spark, config, candidates, known, full_check)
+    )
+    files = []
+    for f in sorted(fresh, key=lambda f: (f.modified_at, f.path)):
+        name = request.source_of(f.path, config.paths.landing)
+        if name is None:
+            log.warning("ignoring %s: not under a source's landing folder", f.path)
+        else:
+            files.append((name, f))
+    if not files:
+        log.info("no new files")
+        return audits
+    cap = config.ingest.max_files_per_batch
+    chunks = [files[i : i + cap] for i in range(0, len(files), cap)]
+    if len(chunks) > 1:
+        log.info("%d new files in %d batches of at most %d files", len(files), len(chunks), cap)
+    for number, chunk in enumerate(chunks, start=known.last_version + 1):
+        plan = Plan(number, tuple(chunk), run_id, runs.now_text(), mode)
+        new = batch.run_batch(spark, config, plan, resumed=False)
+        for a in new:
+            log.info(
+                "%s: batch %s: %d file(s) (%d corrupt), %d read = %d loaded + %d quarantined + %d duplicates",
+                a.source,
+                a.batch_id,
+                a.files_read,
+                a.corrupt_files,
+                a.records_read,
+                a.loaded,
+                a.quarantined,
+                a.duplicates_dropped,
+            )
+        audits += new
+    return audits
+
+
+def run_batch_mode(
+    spark: SparkSession, config: Config, request: Request, run_id: str, full_check: bool = False
+) -> list[Audit]:
+    listing = landing.listing(spark, request.root)
+    return ingest_files(spark, config, request, listing, run_id, "batch", full_check)
+
+
+def _file_stream(spark: SparkSession, config: Config, request: Request) -> DataFrame:
+    reader = (
+        spark.readStream.format("binaryFile")
+        .schema(landing.BINARY_FILE_SCHEMA)
+        .option("maxFilesPerTrigger", config.ingest.max_files_per_trigger)
+    )
+    root = request.root
+    if paths.is_local(root) and os.path.isfile(paths.local_path(root)):
+        # The file source streams folders: one file is its folder filtered to that name.
+        folder, name = os.path.split(paths.local_path(root))
+        stream = reader.option("pathGlobFilter", name).load(folder)
+    else:
+        stream = reader.option("recursiveFileLookup", "true").load(root)
+    return stream.select(*landing.metadata_columns()).where(landing.visible(F.col("path")))
+
+
+def run_stream_mode(
+    spark: SparkSession, config: Config, request: Request, run_id: str, trigger_interval: str | None
+) -> None:
+    """availableNow (the default) ends once the files present are ingested; an interval runs until stopped."""
+
+    def handle(files: DataFrame, epoch: int) -> None:
+        log.info("micro-batch %d", epoch)
+        ingest_files(spark, config, request, files, run_id, "stream")
+
+    writer = (
+        _file_stream(spark, config, request)
+        .writeStream.queryName(request.checkpoint.replace("/", "_").replace("-", "_"))
+        .foreachBatch(handle)
+        .option("checkpointLocation", config.checkpoint_path(request.checkpoint))
+    )
+    writer = (
+        writer.trigger(processingTime=trigger_interval)
+        if trigger_interval
+        else writer.trigger(availableNow=True)
+    )
+    query = writer.start()
+    try:
+        query.awaitTermination()
+    except Exception as exc:
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        raise LakepulseError(f"streaming ingestion failed: {first}") from exc
+    finally:
+        if query.isActive:
+            query.stop()

@@ -1,0 +1,52 @@
+"""Scores the latest customer features with the churn champion and refreshes price recommendations.
+
+Loads models:/lakepulse-churn@champion, scores the newest as-of date of gold/customer_features into
+gold/churn_scores (customer, as-of date, probability, risk band, model version; a rerun replaces that
+date's rows), and recomputes gold/price_recommendations from models:/lakepulse-pricing@champion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lakepulse.runtime.cli import Job, add_byod_argument
+
+
+def body(args, config, spark) -> int:
+    from lakepulse.ml import byod, pricing, scoring
+
+    if args.byod is not None:
+        config = byod.with_path(config, args.byod)
+        print(byod.prepare(spark, config))
+    result = scoring.score_churn(spark, config)
+    print(
+        f"gold/churn_scores: {result.rows} customers as of {result.as_of_date} scored with "
+        f"{result.model_name} v{result.model_version}"
+    )
+    print(f"  not scored: {result.inactive} customers with no event in the look-back (churned by definition)")
+    for band, count in result.bands.items():
+        print(f"  {band:<8}{count:>10}")
+    if args.byod is None:
+        written = pricing.refresh_recommendations(spark, config)
+        if written is None:
+            print(
+                f"gold/price_recommendations: skipped, no {pricing.MODEL_NAME} champion (run train_pricing)"
+            )
+        else:
+            print(f"gold/price_recommendations: {written} products, from the {pricing.MODEL_NAME} champion")
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_byod_argument(
+        parser, "rebuild the features from your own transactions CSV first (config section byod)"
+    )
+
+
+JOB = Job("score", __doc__, body, add_arguments)
+main = JOB.main
+
+
+if __name__ == "__main__":  # python -m lakepulse.jobs.score
+    sys.exit(main())

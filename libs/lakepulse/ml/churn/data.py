@@ -1,0 +1,226 @@
+"""The churn model's labelled rows and their time-based split.
+
+The label is `lakepulse.gold.churn_label` (docs/gold.md), computed here from the same pinned
+silver/events version the run logs: an active customer as of D churns when they cancel or show no event
+in [D, D + horizon). Features as of D use only what happened before D, the label only what happened on
+or after D, so a row never sees its own label.
+
+Time-based split: the labelled as-of dates (every `models.as_of_every_days`-th, counted back from the
+latest) are cut into train, validation and test by date. At least `models.split_gap_days` (default:
+the horizon) separate the last training date from the first validation date, so no training label
+window reaches into a validation or test one: that is what a model retrained on day T can know, since
+labels as of T - horizon are the last complete ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lakepulse.config import Config
+from lakepulse.errors import LakepulseError
+from lakepulse.ml.churn.features import KEYS, LABEL, FeatureSpec, csv_list, feature_columns, model_input
+
+
+def labels_for(spark: SparkSession, config: Config, events: DataFrame, first: dt.date, last: dt.date):
+    """(customer_key, as_of_date, label, cancelled) from gold's churn label on the given events, and the
+    DayRange of label dates it covers.
+
+    `events` is the pinned silver/events; only the days the label window needs are read. Raises when
+    silver cannot support any label date in [first, last].
+    """
+    from lakepulse.gold import churn_label
+    from lakepulse.gold.planner import DayRange
+
+    gold = config.gold
+    supported = churn_label.labelable_days(spark, config)
+    if supported is None:
+        raise LakepulseError("churn: silver/events has no day with a full look-back and horizon to label")
+    start, end = max(first, supported.start), min(last, supported.end)
+    if start > end:
+        raise LakepulseError(
+            f"churn: features cover as-of dates {first}..{last} but labels need dates in {supported} "
+            f"({gold.churn_active_days} days of look-back and a {gold.churn_horizon_days}-day horizon in silver)"
+        )
+    days = DayRange(start, end)
+    window = churn_label.events_needed(days, gold.churn_horizon_days, gold.churn_active_days)
+    needed = events.filter(window.contains("event_date")).select("customer_key", "event_date", "event_type")
+    labels = churn_label.activity(needed).transform(
+        churn_label.churn_labels(days, gold.churn_horizon_days, gold.churn_active_days)
+    )
+    out = labels.select(
+        "customer_key",
+        F.col("label_date").alias("as_of_date"),
+        F.col("churned").cast("double").alias(LABEL),
+        "cancelled",
+    )
+    return out, days
+
+
+def active_customers(events: DataFrame, as_of: dt.date, active_days: int) -> DataFrame:
+    """(customer_key) with an event in the `active_days` days before `as_of`: whom the label applies to."""
+    from lakepulse.gold import churn_label
+
+    since = as_of - dt.timedelta(days=active_days)
+    window = events.filter((F.col("event_date") >= F.lit(since)) & (F.col("event_date") < F.lit(as_of)))
+    return (
+        churn_label.activity(window.select("customer_key", "event_date", "event_type"))
+        .select("customer_key")
+        .distinct()
+    )
+
+
+def sample_dates(dates: Sequence[dt.date], every_days: int) -> list[dt.date]:
+    """Every `every_days`-th date counted back from the latest (the latest is always kept), because a
+    customer's rows on consecutive days are near-duplicates that add cost, not information."""
+    if not dates:
+        return []
+    last = max(dates)
+    return sorted(d for d in set(dates) if (last - d).days % max(every_days, 1) == 0)
+
+
+@dataclass(frozen=True)
+class Split:
+    train: tuple[dt.date, ...]
+    validation: tuple[dt.date, ...]
+    test: tuple[dt.date, ...]
+    gap_days: int
+
+    def describe(self) -> dict[str, str]:
+        def span(ds: Sequence[dt.date]) -> str:
+            return f"{ds[0]}..{ds[-1]} ({len(ds)} dates)"
+
+        return {
+            "split_train": span(self.train),
+            "split_validation": span(self.validation),
+            "split_test": span(self.test),
+            "split_gap_days": str(self.gap_days),
+        }
+
+
+def time_split(
+    dates: Sequence[dt.date], validation_fraction: float, test_fraction: float, gap_days: int
+) -> Split:
+    """Train on the earliest dates, validate and test on later ones, `gap_days` apart.
+
+    The fractions apply to the date range less the gap, so a short history still gets all three parts;
+    a range too short for the gap is an error naming the setting, never a silent leak.
+    """
+    ds = sorted(set(dates))
+    if len(ds) < 3:
+        raise LakepulseError(
+            f"churn: {len(ds)} labelled as-of date(s) ({', '.join(map(str, ds)) or 'none'}); a time split "
+            "needs at least 3: generate or ingest more days (generate.days), or lower models.as_of_every_days"
+        )
+    first, last = ds[0], ds[-1]
+    usable = (last - first).days - gap_days
+    if usable < 2:
+        raise LakepulseError(
+            f"churn: labelled as-of dates span {first}..{last} ({(last - first).days} days), too short for a "
+            f"{gap_days}-day gap between training and validation (models.split_gap_days); generate or ingest "
+            f"at least {gap_days + 2 - (last - first).days} more days"
+        )
+    train_end = first + dt.timedelta(days=math.floor(usable * (1 - validation_fraction - test_fraction)))
+    validation_start = train_end + dt.timedelta(days=gap_days)
+    test_start = validation_start + dt.timedelta(days=math.ceil(usable * validation_fraction))
+    split = Split(
+        train=tuple(d for d in ds if d <= train_end),
+        validation=tuple(d for d in ds if validation_start <= d < test_start),
+        test=tuple(d for d in ds if d >= test_start),
+        gap_days=gap_days,
+    )
+    for name in ("train", "validation", "test"):
+        if not getattr(split, name):
+            raise LakepulseError(
+                f"churn: no {name} as-of date in {first}..{last} with a {gap_days}-day gap "
+                f"(dates every {(ds[1] - ds[0]).days} days; models.as_of_every_days, validation_fraction, "
+                "test_fraction and split_gap_days decide the split)"
+            )
+    return split
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    rows: DataFrame  # labelled model input on the sampled as-of dates
+    features: DataFrame  # gold/customer_features at the pinned version
+    events: DataFrame  # silver/events at the pinned version
+    versions: dict[str, int]
+    spec: FeatureSpec
+    split: Split
+
+
+def load_training_data(spark: SparkSession, config: Config) -> TrainingData:
+    """Labelled, sampled model input for every split date, with the table versions it came from."""
+    from lakepulse.ml.tracking import read_pinned
+
+    features, features_version = read_pinned(spark, config, "gold", "customer_features")
+    events, events_version = read_pinned(spark, config, "silver", "events")
+    # Bounded collect: one row per as-of date.
+    dates = [r[0] for r in features.select("as_of_date").distinct().collect()]
+    if not dates:
+        raise LakepulseError("churn: gold/customer_features is empty: run the features job first")
+    labels, label_days = labels_for(spark, config, events, min(dates), max(dates))
+    labelled_dates = [d for d in dates if label_days.start <= d <= label_days.end]
+    chosen = sample_dates(labelled_dates, config.models.as_of_every_days)
+    split = split_for(chosen, config)
+    numeric, categorical = feature_columns(features.schema, csv_list(config.models.categorical_features))
+    spec = FeatureSpec(numeric, categorical)
+    segments = [c for c in csv_list(config.models.fairness_segments) if c in features.columns]
+    rows = features.filter(F.col("as_of_date").isin(*chosen)).join(labels, on=list(KEYS), how="inner")
+    data = model_input(rows, spec, keep=segments)
+    versions = {"gold/customer_features": features_version, "silver/events": events_version}
+    return TrainingData(data, features, events, versions, spec, split)
+
+
+def split_for(dates: Sequence[dt.date], config: Config) -> Split:
+    """The configured time split; when the history is too short, the error also says how many days of
+    data the label settings and the gap call for, since that is what a user can change."""
+    gap = config.gold.churn_horizon_days if config.models.split_gap_days < 0 else config.models.split_gap_days
+    try:
+        return time_split(dates, config.models.validation_fraction, config.models.test_fraction, gap)
+    except LakepulseError as exc:
+        # Look-back and horizon around the labelled dates, the gap, and a few dates for each part.
+        need = (
+            config.gold.churn_active_days
+            + config.gold.churn_horizon_days
+            + gap
+            + 6 * config.models.as_of_every_days
+        )
+        raise LakepulseError(
+            f"{exc}; with gold.churn_active_days={config.gold.churn_active_days}, "
+            f"gold.churn_horizon_days={config.gold.churn_horizon_days} and a {gap}-day gap the history needs "
+            f"about {need} days or more"
+        ) from None
+
+
+@dataclass(frozen=True)
+class SplitRows:
+    """The labelled rows and their three parts, cached: the label join runs once, and every hyperopt
+    trial then reads its split from memory instead of recomputing the join."""
+
+    labelled: DataFrame
+    train: DataFrame
+    validation: DataFrame
+    test: DataFrame
+
+    @classmethod
+    def cache(cls, rows: DataFrame, split: Split) -> SplitRows:
+        labelled = rows.persist()
+        train, validation, test = (
+            labelled.filter(F.col("as_of_date").isin(*dates)).persist()
+            for dates in (split.train, split.validation, split.test)
+        )
+        return cls(labelled, train, validation, test)
+
+    def sizes(self) -> dict[str, float]:
+        parts = (("train", self.train), ("validation", self.validation), ("test", self.test))
+        return {f"{name}_rows": float(df.count()) for name, df in parts}
+
+    def unpersist(self) -> None:
+        for df in (self.labelled, self.train, self.validation, self.test):
+            df.unpersist()

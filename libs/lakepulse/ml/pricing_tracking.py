@@ -1,0 +1,141 @@
+"""What a pricing run records in MLflow: its parameters, metrics, plots and the registered model.
+
+Kept apart from the training's flow (`pricing.train`) so the run's record can be read in one place;
+everything here runs inside the active MLflow run the training opened.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from lakepulse.config import Config
+from lakepulse.ml.demand_fit import demand_panel
+from lakepulse.ml.demand_model import CONTROL_COLUMNS, CategoryFit, DemandModel, model_input_example
+
+if TYPE_CHECKING:
+    from lakepulse.ml.registry import Promotion
+
+log = logging.getLogger("lakepulse.ml")
+
+MODEL_NAME = "lakepulse-pricing"
+TEST_METRIC = "test_rmse_log_units"  # weighted holdout RMSE of log units per purchase line; lower is better
+MODEL_DESCRIPTION = (
+    "per category, WLS over product-days: log(units per purchase line) ~ log(price) "
+    "+ day of week + promo share + weather, weighted by purchase lines"
+)
+
+
+def metric_key(text: str) -> str:
+    """MLflow keys allow letters, digits, `_-./ `; category names may hold anything else."""
+    return re.sub(r"[^A-Za-z0-9_\-./ ]", "_", text)
+
+
+def run_metrics(
+    fits: Mapping[str, CategoryFit],
+    test_rmse: float,
+    truth: Mapping[str, float] | None,
+    errors: Mapping[str, float] | None,
+) -> dict[str, float]:
+    """Every figure a run logs, by name; a NaN (a category without an estimate) is left out, so the
+    run's metrics hold only figures that exist and a comparison across runs never averages a NaN."""
+    finite_r2 = [f.r2 for f in fits.values() if math.isfinite(f.r2)]
+    metrics = {TEST_METRIC: test_rmse, "mean_r2": float(np.mean(finite_r2)) if finite_r2 else float("nan")}
+    for c, f in fits.items():
+        key = metric_key(c)
+        metrics[f"elasticity.{key}"] = f.elasticity
+        metrics[f"elasticity_ci_low.{key}"] = f.ci_low
+        metrics[f"elasticity_ci_high.{key}"] = f.ci_high
+        metrics[f"elasticity_std_error.{key}"] = f.std_error
+        metrics[f"r2.{key}"] = f.r2
+    if errors:
+        for c, err in errors.items():
+            metrics[f"elasticity_rel_error.{metric_key(c)}"] = err
+            metrics[f"elasticity_planted.{metric_key(c)}"] = truth[c]
+        metrics["max_elasticity_rel_error"] = max(errors.values())
+        metrics["categories_within_10pct"] = float(sum(e <= 0.10 for e in errors.values()))
+        metrics["categories_planted"] = float(len(errors))
+    return {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)}
+
+
+def run_params(config: Config, frame: pd.DataFrame, fits: Mapping[str, CategoryFit]) -> dict[str, object]:
+    """The model's definition, its settings and the data's extent: what two runs differ by."""
+    return {
+        "model": MODEL_DESCRIPTION,
+        "controls": ",".join(CONTROL_COLUMNS),
+        "price_max_change": config.models.price_max_change,
+        "unit_cost_ratio": config.models.unit_cost_ratio,
+        "demand_holdout_fraction": config.models.demand_holdout_fraction,
+        "demand_baseline_days": config.models.demand_baseline_days,
+        "categories": len(fits),
+        "days": int(frame["date"].nunique()),
+        "product_days": len(frame),
+        "first_date": str(frame["date"].min()),
+        "last_date": str(frame["date"].max()),
+    }
+
+
+def log_plots(
+    frame: pd.DataFrame, fits: Mapping[str, CategoryFit], truth: Mapping[str, float] | None
+) -> None:
+    """Estimates with their intervals (and planted values), the fitted curves, and the data behind them."""
+    import mlflow
+
+    from lakepulse.ml import plots
+
+    order = sorted(fits)
+    fig = plots.elasticity_figure(
+        order,
+        [fits[c].elasticity for c in order],
+        [fits[c].ci_low for c in order],
+        [fits[c].ci_high for c in order],
+        [truth.get(c) for c in order] if truth else None,
+    )
+    mlflow.log_figure(fig, "plots/elasticities.png")
+    plots.close(fig)
+    fig = plots.demand_curves_figure(
+        [demand_panel(frame, fits[c]) for c in order if math.isfinite(fits[c].elasticity)]
+    )
+    mlflow.log_figure(fig, "plots/demand_curves.png")
+    plots.close(fig)
+    mlflow.log_text(frame.to_csv(index=False), "data/demand_by_product_day.csv")
+
+
+def log_and_register(frame: pd.DataFrame, model: DemandModel, run_id: str, test_rmse: float) -> Promotion:
+    """Logs the pyfunc model into the active run and registers it as a new version.
+
+    Every run is registered, a worse one too, so any run's model stays loadable by version; the
+    champion alias moves only if the holdout error beats the champion's (ml.registry).
+    """
+    import mlflow.pyfunc
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+
+    from lakepulse.ml import registry, tracking
+
+    example = model_input_example(frame.head(5))
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=model,
+        signature=infer_signature(example, model.predict(None, example)),
+        input_example=example,
+        pip_requirements=list(tracking.MODEL_REQUIREMENTS),
+    )
+    promotion = registry.register_and_promote(
+        MlflowClient(), MODEL_NAME, info.model_uri, run_id, TEST_METRIC, test_rmse, higher_is_better=False
+    )
+    mlflow.set_tags(
+        {
+            "registered_model": MODEL_NAME,
+            "registered_version": str(promotion.version),
+            "promoted_to_champion": str(promotion.promoted).lower(),
+        }
+    )
+    log.info(promotion.summary())
+    return promotion

@@ -1,0 +1,135 @@
+"""Batch scoring: the churn champion applied to the newest feature snapshot, into gold/churn_scores.
+
+Only customers the label applies to are scored: those active (any event) in the
+`gold.churn_active_days` days before the snapshot's as-of date. The model never saw anyone else in
+training, and a customer inactive that long has already churned by the label's own definition.
+
+The champion is loaded as a Spark ML pipeline (`mlflow.spark.load_model`), so scoring is one
+distributed `transform`, no pandas UDF. The columns it is fed are the ones its MLflow signature names,
+cast the way training cast them; a feature table that lost one of them fails with the column's name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakepulse.config import Config
+from lakepulse.errors import LakepulseError
+from lakepulse.runtime import delta_io
+
+CHURN_SCORES_SCHEMA = T.StructType(
+    [
+        T.StructField("customer_key", T.StringType(), False),
+        T.StructField("as_of_date", T.DateType(), False),
+        T.StructField("churn_probability", T.DoubleType(), False),
+        T.StructField("risk_band", T.StringType(), False),
+        T.StructField("model_name", T.StringType(), False),
+        T.StructField("model_version", T.IntegerType(), False),
+        T.StructField("scored_at", T.TimestampType(), False),
+    ]
+)
+BANDS = ("low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    rows: int
+    inactive: int  # customers in the snapshot not scored: inactive for the whole look-back
+    as_of_date: dt.date
+    model_name: str
+    model_version: int
+    bands: dict[str, int]
+
+
+def risk_band(probability: Column, medium: float, high: float) -> Column:
+    """low below `medium`, high from `high` on, medium in between."""
+    return (
+        F.when(probability >= F.lit(high), F.lit("high"))
+        .when(probability >= F.lit(medium), F.lit("medium"))
+        .otherwise(F.lit("low"))
+    )
+
+
+def score_churn(spark: SparkSession, config: Config) -> ScoreResult:
+    from lakepulse.ml import churn, tracking
+
+    version, uri, inputs, model = load_champion(config)
+    features, _ = tracking.read_pinned(spark, config, "gold", "customer_features")
+    missing = [c for c in inputs if c not in features.columns]
+    if missing:
+        raise LakepulseError(f"gold/customer_features lacks column(s) {', '.join(missing)} that {uri} needs")
+    # Bounded: one aggregate row.
+    latest = features.agg(F.max("as_of_date")).first()[0]
+    if latest is None:
+        raise LakepulseError("gold/customer_features is empty: run the features job first")
+    kinds = dict(features.dtypes)
+    everyone = features.filter(F.col("as_of_date") == F.lit(latest))
+    events = delta_io.read_delta(spark, config.table_path("silver", "events"))
+    active = churn.active_customers(events, latest, config.gold.churn_active_days)
+    snapshot = everyone.join(active, on="customer_key", how="left_semi").select(
+        *churn.KEYS,
+        *[(F.col(c) if kinds[c] == "string" else F.col(c).cast("double")).alias(c) for c in inputs],
+    )
+    scored = churn.with_score(model.transform(snapshot))
+    out = scored.select(
+        "customer_key",
+        "as_of_date",
+        F.col(churn.SCORE).alias("churn_probability"),
+        risk_band(F.col(churn.SCORE), config.models.risk_band_medium, config.models.risk_band_high).alias(
+            "risk_band"
+        ),
+        F.lit(churn.MODEL_NAME).alias("model_name"),
+        F.lit(version).alias("model_version"),
+        F.lit(dt.datetime.now(dt.UTC).replace(tzinfo=None)).cast("timestamp").alias("scored_at"),
+    ).select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in CHURN_SCORES_SCHEMA.fields])
+    bands = write_scores(spark, config, out, latest)
+    scored_rows = sum(bands.values())
+    inactive = everyone.count() - scored_rows
+    return ScoreResult(scored_rows, inactive, latest, churn.MODEL_NAME, version, bands)
+
+
+def load_champion(config: Config):
+    """(version, URI, input columns, Spark ML model) of the churn champion. The inputs come from the
+    model's signature because the champion may predate today's feature table: it is fed exactly the
+    columns it was trained on, and a table that lost one fails with that column's name."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.models import get_model_info
+
+    from lakepulse.ml import churn, registry, tracking
+
+    tracking.setup_mlflow(config)
+    champion = registry.champion_version(MlflowClient(), churn.MODEL_NAME)
+    if champion is None:
+        raise LakepulseError(
+            f"no {churn.MODEL_NAME}@{registry.CHAMPION} in {config.mlflow.registry_uri}: run train_churn first"
+        )
+    uri = f"models:/{churn.MODEL_NAME}@{registry.CHAMPION}"
+    signature = get_model_info(uri).signature
+    inputs = signature.inputs.input_names() if signature is not None else None
+    if not inputs:
+        raise LakepulseError(f"{uri} has no input signature: retrain it with train_churn")
+    model = mlflow.spark.load_model(uri, dfs_tmpdir=tracking.dfs_tmpdir(config))
+    return int(champion.version), uri, inputs, model
+
+
+def write_scores(spark: SparkSession, config: Config, out: DataFrame, as_of: dt.date) -> dict[str, int]:
+    """Writes one snapshot's scores, replacing only that as-of date so that a rerun never duplicates and
+    earlier dates stay; returns the rows per risk band as the table holds them after the write."""
+    path = config.table_path("gold", "churn_scores")
+    if delta_io.is_delta(spark, path):
+        delta_io.overwrite(out, path, replace_where=f"as_of_date = DATE'{as_of.isoformat()}'")
+    else:
+        delta_io.overwrite(out, path)
+    written = delta_io.read_delta(spark, path).filter(F.col("as_of_date") == F.lit(as_of))
+    # Bounded collect: one row per risk band.
+    counts = {
+        r["risk_band"]: int(r["n"])
+        for r in written.groupBy("risk_band").agg(F.count("*").alias("n")).collect()
+    }
+    return {b: counts.get(b, 0) for b in BANDS}

@@ -1,0 +1,112 @@
+"""The layout's rules, checked on every run of the suite (docs/architecture.md).
+
+The import contracts live in pyproject.toml ([tool.importlinter]); import-linter reads the code's
+imports statically, so this costs about a second and starts no Spark.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from lakepulse.config import PROJECT_ROOT
+
+MODULE_LINES = 400
+FUNCTION_LINES = 60
+
+# Modules and functions still over the limits, with their size when the limits were set: an entry
+# may only shrink or go. Splitting them is issue 16's remaining work; a new offender fails at once.
+OVERSIZE = {
+    "libs/lakepulse/gold/cost_kpis.py:cost_kpis": 122,
+    "libs/lakepulse/gold/cost_kpis.py:transform": 108,
+    "libs/lakepulse/gold/customer_features.py:customer_features": 83,
+    "libs/lakepulse/gold/customer_features.py:transform": 66,
+    "libs/lakepulse/gold/kpi_daily.py:kpi_daily": 107,
+    "libs/lakepulse/gold/kpi_daily.py:transform": 99,
+    "libs/lakepulse/gold/market_signals.py:market_signals": 63,
+    "libs/lakepulse/gold/promo_response.py:promo_response": 62,
+    "libs/lakepulse/runtime/standalone.py:start": 68,
+    "libs/lakepulse_sample/billing.py:_resource_rows": 78,
+    "libs/lakepulse_sample/customers.py:with_churn": 66,
+    "libs/lakepulse_sample/events.py": 471,
+    "libs/lakepulse_sample/events.py:with_session_plan": 85,
+    "libs/lakepulse_sample/events.py:to_events": 98,
+    "libs/lakepulse_sample/events.py:transform": 84,
+    "libs/lakepulse_sample/logs.py:access_requests": 110,
+    "libs/lakepulse_sample/logs.py:transform": 103,
+    "libs/lakepulse_sample/plan.py": 408,
+}
+
+
+def test_imports_follow_the_layers():
+    lint = Path(sys.executable).with_name("lint-imports")
+    done = subprocess.run(
+        [str(lint), "--no-cache", str(PROJECT_ROOT / "pyproject.toml")],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "BROKEN" not in done.stdout and " KEPT" in done.stdout
+
+
+def sizes(root: Path) -> dict[str, int]:
+    """Every module over MODULE_LINES and every function (nested ones included, under their own name)
+    over FUNCTION_LINES, with its length in lines; the longest when a name repeats in a module."""
+    found: dict[str, int] = {}
+    for path in sorted([*root.glob("libs/**/*.py"), *root.glob("jobs/*.py")]):
+        rel = path.relative_to(root).as_posix()
+        text = path.read_text(encoding="utf-8")
+        lines = len(text.splitlines())
+        if lines > MODULE_LINES:
+            found[rel] = lines
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = node.end_lineno - node.lineno + 1
+                key = f"{rel}:{node.name}"
+                if length > FUNCTION_LINES and length > found.get(key, 0):
+                    found[key] = length
+    return found
+
+
+def test_no_module_or_function_grows_past_the_size_limits():
+    found = sizes(PROJECT_ROOT)
+    new = {k: v for k, v in found.items() if k not in OVERSIZE}
+    grown = {k: (OVERSIZE[k], v) for k, v in found.items() if k in OVERSIZE and v > OVERSIZE[k]}
+    assert not new, f"over {MODULE_LINES} lines per module or {FUNCTION_LINES} per function: {new}"
+    assert not grown, f"known oversize entries grew (was, now): {grown}"
+
+
+def test_the_size_check_sees_long_functions(tmp_path):
+    body = "\n".join(f"        x{i} = {i}" for i in range(FUNCTION_LINES))
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "long.py").write_text(f"def outer():\n    def inner():\n{body}\n    return inner\n")
+    found = sizes(tmp_path)
+    assert found == {"jobs/long.py:outer": FUNCTION_LINES + 3, "jobs/long.py:inner": FUNCTION_LINES + 1}
+
+
+def test_every_job_is_an_importable_entry_point_with_its_spark_submit_file():
+    """jobs/<name>.py (spark-submit) and lakepulse.jobs.<name> (import, python -m) are the same job."""
+    import importlib
+    import pkgutil
+
+    import lakepulse.jobs
+
+    names = [m.name for m in pkgutil.iter_modules(lakepulse.jobs.__path__)]
+    files = sorted(p.stem for p in (PROJECT_ROOT / "jobs").glob("*.py"))
+    assert sorted([*names, "generate"]) == files
+    for name in names:
+        job = importlib.import_module(f"lakepulse.jobs.{name}").JOB
+        assert (
+            job.name == name
+            and f"from lakepulse.jobs.{name} import main"
+            in (PROJECT_ROOT / "jobs" / f"{name}.py").read_text(encoding="utf-8")
+            or name == "pipeline"
+        )
+    done = subprocess.run(
+        [sys.executable, "-m", "lakepulse.jobs.kpis", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.startswith("usage: lakepulse kpis"), done.stderr[-2000:]
