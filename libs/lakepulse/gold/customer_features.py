@@ -196,6 +196,133 @@ def _ratio(numerator: Column, denominator: Column) -> Column:
     return F.when(denominator > 0, numerator.cast("double") / denominator.cast("double"))
 
 
+# Every trailing number of a row, over the customer-day stream (see `windows.framed`). The `new_*`
+# lifetime parts sum only days from `lifetime_from` on: the seed already holds the days before.
+FRAMES = (
+    *[trailing(f"{m}_{w}d", m, w) for w in WINDOWS for m in WINDOW_METRICS],
+    trailing("weekend_events_90d", "weekend_events", 90),
+    trailing("evening_events_90d", "evening_events", 90),
+    trailing("price_increases_seen_90d", "price_increases", 90),
+    trailing("price_decreases_seen_90d", "price_decreases", 90),
+    trailing("plan_changes_90d", "plan_changes", 90),
+    trailing("plan_changes_total", "plan_changes", None),
+    trailing("last_plan_change_day", "plan_change_day", None, how="max"),
+    trailing("new_purchases", "lt_purchases", None),
+    trailing("new_spend", "lt_spend", None),
+    trailing("new_last_activity", "lt_active_day", None, how="max"),
+    trailing("new_last_purchase", "lt_purchase_day", None, how="max"),
+)
+
+
+def customer_activity(lifetime_from: dt.date) -> Callable[[DataFrame], DataFrame]:
+    """Customer-days with their lifetime parts nulled before `lifetime_from`: the window numbers need
+    those days, but the seed's lifetime numbers already count them."""
+
+    def step(events: DataFrame) -> DataFrame:
+        recent = F.col("event_date") >= F.lit(lifetime_from)
+        return customer_days(events).select(
+            "*",
+            F.lit(1).cast("bigint").alias("active_days"),
+            F.when(recent, F.col("purchases")).alias("lt_purchases"),
+            F.when(recent, F.col("spend")).alias("lt_spend"),
+            F.when(recent, F.col("event_date")).alias("lt_active_day"),
+            F.when(recent & (F.col("purchases") > 0), F.col("event_date")).alias("lt_purchase_day"),
+        )
+
+    return step
+
+
+def customer_daily(
+    history: DataFrame, prices: DataFrame, lifetime_from: dt.date
+) -> Callable[[DataFrame], DataFrame]:
+    """Activity, price exposure and plan changes as one stream of customer-day rows, so that one sort
+    per customer slides every window over all three."""
+
+    def step(events: DataFrame) -> DataFrame:
+        return (
+            events.transform(customer_activity(lifetime_from))
+            .unionByName(price_exposure(events, prices), allowMissingColumns=True)
+            .unionByName(plan_changes(history), allowMissingColumns=True)
+        )
+
+    return step
+
+
+def customer_windows(days: DayRange, history: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """One row per customer and as-of date with every FRAMES number, each over days strictly before the
+    as-of date: nothing on or after it can leak into the row."""
+
+    def step(daily: DataFrame) -> DataFrame:
+        return framed(daily, anchors(history, days), ["customer_key"], "event_date", "as_of_date", FRAMES)
+
+    return step
+
+
+def with_seed(seed: DataFrame | None) -> Callable[[DataFrame], DataFrame]:
+    """The seed's lifetime numbers as `seed_*` columns (null without a seed, or for a customer new since
+    it), so the lifetime columns are computed the same way with or without one."""
+
+    def step(rows: DataFrame) -> DataFrame:
+        if seed is None:
+            return rows.select("*", *[F.lit(None).alias(f"seed_{c}") for c in SEED_COLUMNS])
+        return rows.join(
+            seed.select("customer_key", *[F.col(c).alias(f"seed_{c}") for c in SEED_COLUMNS]),
+            on="customer_key",
+            how="left",
+        )
+
+    return step
+
+
+def with_weather(weather: DataFrame, days: DayRange) -> Callable[[DataFrame], DataFrame]:
+    """Weather by the city of the state in force: a customer who moves gets the new city's weather."""
+
+    def step(rows: DataFrame) -> DataFrame:
+        return rows.join(weather_exposure(weather, days), on=["country", "city", "as_of_date"], how="left")
+
+    return step
+
+
+def _lifetime_columns() -> dict[str, Column]:
+    """Whole-history numbers as seed plus days since: exact without reading the whole history."""
+    as_of = F.col("as_of_date")
+    frequency = F.coalesce(F.col("seed_frequency"), F.lit(0)) + F.col("new_purchases")
+    monetary = (F.coalesce(F.col("seed_monetary"), F.lit(0)) + F.col("new_spend")).cast(MONEY)
+    last_activity = F.greatest(F.col("seed_last_activity_date"), F.col("new_last_activity"))
+    last_purchase = F.greatest(F.col("seed_last_purchase_date"), F.col("new_last_purchase"))
+    return {
+        "days_since_signup": F.datediff(as_of, F.col("signup_date")),
+        "last_activity_date": last_activity,
+        "days_since_last_activity": F.datediff(as_of, last_activity),
+        "last_purchase_date": last_purchase,
+        "recency_days": F.datediff(as_of, last_purchase),
+        "frequency": frequency,
+        "monetary": monetary,
+        "avg_order_value": _ratio(monetary, frequency),
+        "days_since_plan_change": F.datediff(as_of, F.col("last_plan_change_day")),
+    }
+
+
+def _habit_columns() -> dict[str, Column]:
+    """Shares and daily rates rather than counts, so that customers of different activity levels and
+    windows of 7, 30 and 90 days compare."""
+    habits = {
+        "weekend_share_90d": _ratio(F.col("weekend_events_90d"), F.col("events_90d")),
+        "evening_share_90d": _ratio(F.col("evening_events_90d"), F.col("events_90d")),
+    }
+    for m in TREND_METRICS:
+        rate = {w: F.col(f"{m}_{w}d").cast("double") / F.lit(float(w)) for w in WINDOWS}
+        habits[f"{m}_trend_7_30"] = rate[7] - rate[30]
+        habits[f"{m}_trend_30_90"] = rate[30] - rate[90]
+    return habits
+
+
+def feature_rows(rows: DataFrame) -> DataFrame:
+    """The table's columns (SCHEMA is the contract); helper columns (seed, frames' parts) stop here."""
+    derived = {**_lifetime_columns(), **_habit_columns()}
+    return rows.select(*[derived.get(f.name, F.col(f.name)).cast(f.dataType).alias(f.name) for f in SCHEMA])
+
+
 def customer_features(
     days: DayRange,
     history: DataFrame,
@@ -212,70 +339,12 @@ def customer_features(
     """
 
     def transform(events: DataFrame) -> DataFrame:
-        recent = F.col("event_date") >= F.lit(lifetime_from)
-        activity = customer_days(events).select(
-            "*",
-            F.lit(1).cast("bigint").alias("active_days"),
-            F.when(recent, F.col("purchases")).alias("lt_purchases"),
-            F.when(recent, F.col("spend")).alias("lt_spend"),
-            F.when(recent, F.col("event_date")).alias("lt_active_day"),
-            F.when(recent & (F.col("purchases") > 0), F.col("event_date")).alias("lt_purchase_day"),
-        )
-        daily = activity.unionByName(price_exposure(events, prices), allowMissingColumns=True).unionByName(
-            plan_changes(history), allowMissingColumns=True
-        )
-        frames = [trailing(f"{m}_{w}d", m, w) for w in WINDOWS for m in WINDOW_METRICS]
-        frames += [
-            trailing("weekend_events_90d", "weekend_events", 90),
-            trailing("evening_events_90d", "evening_events", 90),
-            trailing("price_increases_seen_90d", "price_increases", 90),
-            trailing("price_decreases_seen_90d", "price_decreases", 90),
-            trailing("plan_changes_90d", "plan_changes", 90),
-            trailing("plan_changes_total", "plan_changes", None),
-            trailing("last_plan_change_day", "plan_change_day", None, how="max"),
-            trailing("new_purchases", "lt_purchases", None),
-            trailing("new_spend", "lt_spend", None),
-            trailing("new_last_activity", "lt_active_day", None, how="max"),
-            trailing("new_last_purchase", "lt_purchase_day", None, how="max"),
-        ]
-        rows = framed(daily, anchors(history, days), ["customer_key"], "event_date", "as_of_date", frames)
-        if seed is not None:
-            rows = rows.join(
-                seed.select("customer_key", *[F.col(c).alias(f"seed_{c}") for c in SEED_COLUMNS]),
-                on="customer_key",
-                how="left",
-            )
-        else:
-            rows = rows.select("*", *[F.lit(None).alias(f"seed_{c}") for c in SEED_COLUMNS])
-        rows = rows.join(weather_exposure(weather, days), on=["country", "city", "as_of_date"], how="left")
-
-        as_of = F.col("as_of_date")
-        frequency = F.coalesce(F.col("seed_frequency"), F.lit(0)) + F.col("new_purchases")
-        monetary = (F.coalesce(F.col("seed_monetary"), F.lit(0)) + F.col("new_spend")).cast(MONEY)
-        last_activity = F.greatest(F.col("seed_last_activity_date"), F.col("new_last_activity"))
-        last_purchase = F.greatest(F.col("seed_last_purchase_date"), F.col("new_last_purchase"))
-        derived = {
-            "days_since_signup": F.datediff(as_of, F.col("signup_date")),
-            "last_activity_date": last_activity,
-            "days_since_last_activity": F.datediff(as_of, last_activity),
-            "last_purchase_date": last_purchase,
-            "recency_days": F.datediff(as_of, last_purchase),
-            "frequency": frequency,
-            "monetary": monetary,
-            "avg_order_value": _ratio(monetary, frequency),
-            "weekend_share_90d": _ratio(F.col("weekend_events_90d"), F.col("events_90d")),
-            "evening_share_90d": _ratio(F.col("evening_events_90d"), F.col("events_90d")),
-            "days_since_plan_change": F.datediff(as_of, F.col("last_plan_change_day")),
-        }
-        for m in TREND_METRICS:
-            rate = {w: F.col(f"{m}_{w}d").cast("double") / F.lit(float(w)) for w in WINDOWS}
-            derived[f"{m}_trend_7_30"] = rate[7] - rate[30]
-            derived[f"{m}_trend_30_90"] = rate[30] - rate[90]
-        return rows.select(
-            *[
-                (derived[f.name] if f.name in derived else F.col(f.name)).cast(f.dataType).alias(f.name)
-                for f in SCHEMA
-            ]
+        return (
+            events.transform(customer_daily(history, prices, lifetime_from))
+            .transform(customer_windows(days, history))
+            .transform(with_seed(seed))
+            .transform(with_weather(weather, days))
+            .transform(feature_rows)
         )
 
     return transform

@@ -14,6 +14,7 @@ its counts (or its churn base) is non-zero.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame
@@ -102,28 +103,28 @@ def _ratio(numerator: str, denominator: str) -> Column:
     return F.when(F.col(denominator) > 0, F.col(numerator).cast("double") / F.col(denominator).cast("double"))
 
 
-def kpi_daily(
-    days: DayRange, history: DataFrame, horizon_days: int, active_days: int, first_event_day: dt.date
-) -> Callable[[DataFrame], DataFrame]:
-    """events -> kpi_daily rows for `days`. `events` must cover `days` widened by `lookback_days`
-    before (fewer days only where silver itself starts later, `first_event_day`)."""
+def customer_states(history: DataFrame) -> DataFrame:
+    """State intervals reaching back before the first record: activity that precedes a customer's first
+    state still belongs to a segment rather than `unknown`."""
+    return state_intervals(history.select("customer_key", "updated_at", *STATE_ATTRIBUTES), extend_first=True)
 
-    def transform(events: DataFrame) -> DataFrame:
-        states = state_intervals(
-            history.select("customer_key", "updated_at", *STATE_ATTRIBUTES), extend_first=True
-        )
 
-        # Active customers, all three windows in one pass: coverage intervals cut by the customer's
-        # state intervals, then counted per (window, dimension, segment).
-        active = (
-            events.filter(F.col("customer_key").isNotNull()).select("customer_key", "event_date").distinct()
-        )
-        covers = None
-        for name, window in ACTIVE_WINDOWS.items():
-            cover = covered_days(active, ["customer_key"], "event_date", window).withColumn(
-                "metric", F.lit(name)
-            )
-            covers = cover if covers is None else covers.unionByName(cover)
+def active_covers(events: DataFrame) -> DataFrame:
+    """Coverage intervals of all three windows in one frame (`metric` names the window), so that one
+    cut and one count serve daily, weekly and monthly actives alike."""
+    active = events.filter(F.col("customer_key").isNotNull()).select("customer_key", "event_date").distinct()
+    covers = [
+        covered_days(active, ["customer_key"], "event_date", window).withColumn("metric", F.lit(name))
+        for name, window in ACTIVE_WINDOWS.items()
+    ]
+    return functools.reduce(DataFrame.unionByName, covers)
+
+
+def cut_by_state(states: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Coverage intervals cut where the customer's state changes: a customer who moves counts in the old
+    country until the move and in the new one from then on, never in both on one day."""
+
+    def step(covers: DataFrame) -> DataFrame:
         s = states.select(F.col("customer_key").alias("_k"), "valid_from", "valid_to", *STATE_ATTRIBUTES)
         overlap = (
             (F.col("_k") == F.col("customer_key"))
@@ -140,15 +141,31 @@ def kpi_daily(
             .alias("cover_to"),
             segments().alias("_seg"),
         )
-        cut = cut.select("metric", "cover_from", "cover_to", "_seg.dimension", "_seg.segment")
+        return cut.select("metric", "cover_from", "cover_to", "_seg.dimension", "_seg.segment")
+
+    return step
+
+
+def active_counts(days: DayRange) -> Callable[[DataFrame], DataFrame]:
+    """Distinct actives per (date, dimension, segment), one column per window: rows of the same shape as
+    the other parts, so that all parts meet in one aggregation."""
+
+    def step(cut: DataFrame) -> DataFrame:
         counted = count_covering(cut, ["metric", "dimension", "segment"], days, "n")
-        actives = counted.select(
+        return counted.select(
             *KEYS, *[F.when(F.col("metric") == name, F.col("n")).alias(name) for name in ACTIVE_WINDOWS]
         )
 
-        # Sessions, funnel, purchases, revenue and events: session-days of the computed days.
+    return step
+
+
+def session_counts(days: DayRange, states: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Sessions, funnel, purchases, revenue and events from session-days of the computed days only (the
+    look-back is read for actives and churn, which need it)."""
+
+    def step(events: DataFrame) -> DataFrame:
         sessions = _by_segment(session_days(events.filter(days.contains("event_date"))), states, "event_date")
-        sessions = sessions.select(
+        return sessions.select(
             F.col("event_date").alias("date"),
             "dimension",
             "segment",
@@ -163,11 +180,20 @@ def kpi_daily(
             F.col("identified_events").alias("customer_events"),
         )
 
-        # Churn: label as of date - horizon, segmented by the state known before the label date.
+    return step
+
+
+def churn_counts(
+    days: DayRange, states: DataFrame, horizon_days: int, active_days: int
+) -> Callable[[DataFrame], DataFrame]:
+    """Churn of day X is the label as of X - horizon, the latest whose horizon is complete on X,
+    segmented by the state known before its label date (what the model would have seen)."""
+
+    def step(events: DataFrame) -> DataFrame:
         labels = churn_label.activity(events).transform(
             churn_label.churn_labels(days.shift(-horizon_days), horizon_days, active_days)
         )
-        churn = _by_segment(labels, states, F.date_sub(F.col("label_date"), 1)).select(
+        return _by_segment(labels, states, F.date_sub(F.col("label_date"), 1)).select(
             F.date_add("label_date", horizon_days).alias("date"),
             "dimension",
             "segment",
@@ -175,16 +201,27 @@ def kpi_daily(
             F.col("churned").cast("bigint").alias("churned"),
         )
 
-        # One aggregation over the three parts (not three joins): missing parts are null, summed as 0.
-        parts = actives.unionByName(sessions, allowMissingColumns=True).unionByName(
-            churn, allowMissingColumns=True
-        )
-        rows = parts.groupBy(*KEYS).agg(
-            *[F.sum(c).alias(c) for c in (*COUNTS, "revenue", "churn_base", "churned")]
-        )
+    return step
+
+
+def summed_counts(parts: DataFrame) -> DataFrame:
+    """One aggregation over the unioned parts rather than three joins: a part missing for a row is
+    null and reads as 0."""
+    return parts.groupBy(*KEYS).agg(
+        *[F.sum(c).alias(c) for c in (*COUNTS, "revenue", "churn_base", "churned")]
+    )
+
+
+def filled_counts(
+    horizon_days: int, active_days: int, first_event_day: dt.date
+) -> Callable[[DataFrame], DataFrame]:
+    """Missing counts become 0, but churn stays null while its look-back would start before silver: a
+    truncated look-back finds fewer active customers, and a rate over them would mislead."""
+
+    def step(rows: DataFrame) -> DataFrame:
         label_date = F.date_sub(F.col("date"), horizon_days)
         complete = F.date_sub(label_date, active_days) >= F.lit(first_event_day)
-        filled = rows.select(
+        return rows.select(
             *KEYS,
             *[F.coalesce(F.col(c), F.lit(0)).cast("bigint").alias(c) for c in COUNTS],
             F.coalesce(F.col("revenue"), F.lit(0)).cast(MONEY).alias("revenue"),
@@ -192,6 +229,15 @@ def kpi_daily(
             F.when(complete, F.coalesce(F.col("churn_base"), F.lit(0))).alias("churn_base"),
             F.when(complete, F.coalesce(F.col("churned"), F.lit(0))).alias("churned"),
         )
+
+    return step
+
+
+def kpi_rows(days: DayRange) -> Callable[[DataFrame], DataFrame]:
+    """The table's columns (SCHEMA is the contract), only on rows with something to say: the row set
+    must not depend on how many days a run reads."""
+
+    def step(filled: DataFrame) -> DataFrame:
         derived = {
             "conversion_rate": _ratio("purchase_sessions", "sessions"),
             "arpu": _ratio("revenue", "active_customers_daily"),
@@ -199,13 +245,33 @@ def kpi_daily(
             "stickiness": _ratio("active_customers_daily", "active_customers_monthly"),
             "churn_rate": _ratio("churned", "churn_base"),
         }
-        # Only rows with something to say: the row set must not depend on how many days a run reads.
         anything = F.greatest(*[F.col(c) for c in COUNTS], F.coalesce(F.col("churn_base"), F.lit(0))) > 0
         return filled.filter(days.contains("date") & anything).select(
-            *[
-                (derived[f.name] if f.name in derived else F.col(f.name)).cast(f.dataType).alias(f.name)
-                for f in SCHEMA
-            ]
+            *[derived.get(f.name, F.col(f.name)).cast(f.dataType).alias(f.name) for f in SCHEMA]
+        )
+
+    return step
+
+
+def kpi_daily(
+    days: DayRange, history: DataFrame, horizon_days: int, active_days: int, first_event_day: dt.date
+) -> Callable[[DataFrame], DataFrame]:
+    """events -> kpi_daily rows for `days`. `events` must cover `days` widened by `lookback_days`
+    before (fewer days only where silver itself starts later, `first_event_day`)."""
+
+    def transform(events: DataFrame) -> DataFrame:
+        states = customer_states(history)
+        actives = (
+            events.transform(active_covers).transform(cut_by_state(states)).transform(active_counts(days))
+        )
+        sessions = events.transform(session_counts(days, states))
+        churn = events.transform(churn_counts(days, states, horizon_days, active_days))
+        return (
+            actives.unionByName(sessions, allowMissingColumns=True)
+            .unionByName(churn, allowMissingColumns=True)
+            .transform(summed_counts)
+            .transform(filled_counts(horizon_days, active_days, first_event_day))
+            .transform(kpi_rows(days))
         )
 
     return transform

@@ -91,16 +91,15 @@ def with_country(rows: DataFrame, events: DataFrame, history: DataFrame) -> Data
     )
 
 
-def market_signals(
-    days: DayRange, history: DataFrame, recent_days: int, baseline_days: int, first_event_day: dt.date
-) -> Callable[[DataFrame], DataFrame]:
-    """events (covering `days` widened by `lookback_days` before) -> market_signals rows for `days`."""
+def daily_cells(history: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Searches and purchases per (category, country, day), with the squares the baseline variance
+    needs: windows then slide over a few rows per cell instead of raw events."""
 
-    def transform(events: DataFrame) -> DataFrame:
+    def step(events: DataFrame) -> DataFrame:
         relevant = events.filter(
             F.col("event_type").isin("search", "purchase") & F.col("category").isNotNull()
         )
-        daily = (
+        return (
             with_country(relevant, events, history)
             .groupBy("category", "country", "event_date")
             .agg(
@@ -114,30 +113,46 @@ def market_signals(
             .withColumn("searches_sq", F.col("searches") * F.col("searches"))
             .withColumn("events", F.col("searches") + F.col("purchases"))
         )
+
+    return step
+
+
+def trend_windows(days: DayRange, recent_days: int, baseline_days: int) -> Callable[[DataFrame], DataFrame]:
+    """Every cell on every computed day, with its recent and baseline sums; a cell quiet over the whole
+    window gets no row, so the rows do not depend on how many days one run computes."""
+
+    def step(daily: DataFrame) -> DataFrame:
         cells = daily.select("category", "country").distinct()
         anchors = cells.select("category", "country", F.explode(days.sequence()).alias("date"))
         r, b = recent_days, baseline_days
-        out = framed(
-            daily,
-            anchors,
-            ["category", "country"],
-            "event_date",
-            "date",
-            [
-                Frame("searches", "searches", 0, 0),
-                Frame("purchases", "purchases", 0, 0),
-                Frame("searches_recent", "searches", -(r - 1), 0),
-                Frame("purchases_recent", "purchases", -(r - 1), 0),
-                Frame("baseline_sum", "searches", -(r + b - 1), -r),
-                Frame("baseline_sumsq", "searches_sq", -(r + b - 1), -r),
-                Frame("window_events", "events", -(r + b - 1), 0),
-            ],
-        ).filter(F.col("window_events") > 0)
+        frames = [
+            Frame("searches", "searches", 0, 0),
+            Frame("purchases", "purchases", 0, 0),
+            Frame("searches_recent", "searches", -(r - 1), 0),
+            Frame("purchases_recent", "purchases", -(r - 1), 0),
+            Frame("baseline_sum", "searches", -(r + b - 1), -r),
+            Frame("baseline_sumsq", "searches_sq", -(r + b - 1), -r),
+            Frame("window_events", "events", -(r + b - 1), 0),
+        ]
+        out = framed(daily, anchors, ["category", "country"], "event_date", "date", frames)
+        return out.filter(F.col("window_events") > 0)
+
+    return step
+
+
+def trend_scores(
+    recent_days: int, baseline_days: int, first_event_day: dt.date
+) -> Callable[[DataFrame], DataFrame]:
+    """The score of the module docstring. A baseline reaching before silver's first day is marked, not
+    dropped: its missing days read as 0 and would make any cell look like it is rising."""
+
+    def step(windows: DataFrame) -> DataFrame:
+        r, b = recent_days, baseline_days
         recent_mean = F.col("searches_recent") / F.lit(float(r))
         mean = F.col("baseline_sum") / F.lit(float(b))
         var = F.greatest(F.col("baseline_sumsq") / F.lit(float(b)) - mean * mean, F.lit(0.0))
         full = F.date_sub(F.col("date"), r + b - 1) >= F.lit(first_event_day)
-        scored = out.select(
+        return windows.select(
             "*",
             mean.alias("baseline_daily_mean"),
             F.sqrt(var).alias("baseline_daily_stddev"),
@@ -145,12 +160,32 @@ def market_signals(
             ((recent_mean - mean) / F.sqrt((var + mean + F.lit(1.0)) / F.lit(float(r)))).alias("trend_score"),
             full.alias("has_full_history"),
         )
-        rankable = F.col("has_full_history") & (F.col("country") != F.lit(UNKNOWN))
-        # Equal scores share a rank.
-        rank = F.rank().over(
-            Window.partitionBy("date", rankable.alias("_rankable")).orderBy(F.desc("trend_score"))
+
+    return step
+
+
+def trend_ranks(scored: DataFrame) -> DataFrame:
+    """Ranks per day among cells whose score means something (full baseline, known country); equal
+    scores share a rank, so no cell wins a tie by sort order."""
+    rankable = F.col("has_full_history") & (F.col("country") != F.lit(UNKNOWN))
+    rank = F.rank().over(
+        Window.partitionBy("date", rankable.alias("_rankable")).orderBy(F.desc("trend_score"))
+    )
+    return scored.withColumn("trend_rank", F.when(rankable, rank))
+
+
+def market_signals(
+    days: DayRange, history: DataFrame, recent_days: int, baseline_days: int, first_event_day: dt.date
+) -> Callable[[DataFrame], DataFrame]:
+    """events (covering `days` widened by `lookback_days` before) -> market_signals rows for `days`."""
+
+    def transform(events: DataFrame) -> DataFrame:
+        return (
+            events.transform(daily_cells(history))
+            .transform(trend_windows(days, recent_days, baseline_days))
+            .transform(trend_scores(recent_days, baseline_days, first_event_day))
+            .transform(trend_ranks)
+            .select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in SCHEMA])
         )
-        ranked = scored.withColumn("trend_rank", F.when(rankable, rank))
-        return ranked.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in SCHEMA])
 
     return transform

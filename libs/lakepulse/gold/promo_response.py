@@ -71,16 +71,15 @@ def _rate(numerator: str, denominator: str) -> Column:
     return F.when(F.col(denominator) > 0, F.col(numerator) / F.col(denominator))
 
 
-def promo_response(
-    days: DayRange, history: DataFrame, window_days: int, min_sessions: int
-) -> Callable[[DataFrame], DataFrame]:
-    """events (covering `days` widened by `window_days - 1` before) -> promo_response rows for `days`."""
+def segment_days(history: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Promo and baseline session counts per (day, segment): the window then slides over a few rows per
+    segment, not over sessions."""
 
-    def transform(events: DataFrame) -> DataFrame:
+    def step(events: DataFrame) -> DataFrame:
         states = state_intervals(history.select("customer_key", "updated_at", "city_type"), extend_first=True)
         sessions = join_state(session_days(events), states, "event_date", ["city_type"])
         promo = F.col("has_promo_view")
-        daily = (
+        return (
             sessions.select(
                 "event_date",
                 F.coalesce("city_type", F.lit(UNKNOWN)).alias("city_type"),
@@ -94,42 +93,78 @@ def promo_response(
             .groupBy("event_date", *SEGMENT)
             .agg(*[F.sum(c).alias(c) for c in ("promo", "promo_conv", "base", "base_conv")])
         )
+
+    return step
+
+
+def promo_windows(days: DayRange, window_days: int) -> Callable[[DataFrame], DataFrame]:
+    """Each segment on each computed day, summed over the window ending on it; a segment without any
+    session in the window gets no row (nothing to compare)."""
+
+    def step(daily: DataFrame) -> DataFrame:
         anchors = daily.select(*SEGMENT).distinct().select(*SEGMENT, F.explode(days.sequence()).alias("date"))
         lo = -(window_days - 1)
-        out = framed(
-            daily,
-            anchors,
-            list(SEGMENT),
-            "event_date",
-            "date",
-            [
-                Frame("promo_sessions", "promo", lo, 0),
-                Frame("promo_conversions", "promo_conv", lo, 0),
-                Frame("baseline_sessions", "base", lo, 0),
-                Frame("baseline_conversions", "base_conv", lo, 0),
-            ],
-        ).filter((F.col("promo_sessions") + F.col("baseline_sessions")) > 0)
-        rated = out.select(
+        frames = [
+            Frame("promo_sessions", "promo", lo, 0),
+            Frame("promo_conversions", "promo_conv", lo, 0),
+            Frame("baseline_sessions", "base", lo, 0),
+            Frame("baseline_conversions", "base_conv", lo, 0),
+        ]
+        out = framed(daily, anchors, list(SEGMENT), "event_date", "date", frames)
+        return out.filter((F.col("promo_sessions") + F.col("baseline_sessions")) > 0)
+
+    return step
+
+
+def promo_lift(window_days: int) -> Callable[[DataFrame], DataFrame]:
+    """Lift as a ratio of rates, so segments of very different traffic compare; null where either side
+    saw no session (no rate to compare)."""
+
+    def step(windows: DataFrame) -> DataFrame:
+        rated = windows.select(
             "*",
             F.date_sub("date", window_days - 1).alias("window_start"),
             _rate("promo_conversions", "promo_sessions").alias("promo_conversion_rate"),
             _rate("baseline_conversions", "baseline_sessions").alias("baseline_conversion_rate"),
         )
-        rated = rated.select(
+        return rated.select(
             "*",
             _rate("promo_conversion_rate", "baseline_conversion_rate").alias("lift"),
             (F.col("promo_conversion_rate") - F.col("baseline_conversion_rate")).alias("uplift"),
         )
+
+    return step
+
+
+def lift_ranks(min_sessions: int) -> Callable[[DataFrame], DataFrame]:
+    """Ranks per day only segments with enough sessions on both sides and a known city type: a lift
+    over a handful of sessions is noise, and `unknown` is no segment one can target. Ties share a rank."""
+
+    def step(rated: DataFrame) -> DataFrame:
         rankable = (
             (F.col("promo_sessions") >= min_sessions)
             & (F.col("baseline_sessions") >= min_sessions)
             & (F.col("city_type") != F.lit(UNKNOWN))
             & F.col("lift").isNotNull()
         )
-        rank = F.rank().over(
-            Window.partitionBy("date", rankable).orderBy(F.desc("lift"))
-        )  # ties share a rank
-        ranked = rated.withColumn("lift_rank", F.when(rankable, rank))
-        return ranked.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in SCHEMA])
+        rank = F.rank().over(Window.partitionBy("date", rankable).orderBy(F.desc("lift")))
+        return rated.withColumn("lift_rank", F.when(rankable, rank))
+
+    return step
+
+
+def promo_response(
+    days: DayRange, history: DataFrame, window_days: int, min_sessions: int
+) -> Callable[[DataFrame], DataFrame]:
+    """events (covering `days` widened by `window_days - 1` before) -> promo_response rows for `days`."""
+
+    def transform(events: DataFrame) -> DataFrame:
+        return (
+            events.transform(segment_days(history))
+            .transform(promo_windows(days, window_days))
+            .transform(promo_lift(window_days))
+            .transform(lift_ranks(min_sessions))
+            .select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in SCHEMA])
+        )
 
     return transform
