@@ -34,6 +34,7 @@ import datetime as dt
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -185,6 +186,9 @@ class Bench:
         self.measured_seconds = 0.0
         self.planned = self._plan()
         self.failures: list[str] = []
+        # The bench's lakes are throwaway and its landing folders are links to datasets, not `generate`'s
+        # own output, so refine needs a key: the caller's if set, else one made for this run only.
+        self.pseudonym_key = os.environ.get("LAKEPULSE_PSEUDONYM_KEY") or secrets.token_hex(32)
         self.results: dict = {
             "command": " ".join(["python -m bench", *argv]).strip(),
             "code": code_version(),
@@ -257,7 +261,7 @@ class Bench:
         cmd = [sys.executable, "-m", "bench.job", "--out", str(out), job, *job_args]
         for item in sets:
             cmd += ["--set", item]
-        env = dict(os.environ, LAKEPULSE_HOME=str(home))
+        env = dict(os.environ, LAKEPULSE_HOME=str(home), LAKEPULSE_PSEUDONYM_KEY=self.pseudonym_key)
         env.setdefault("PYSPARK_PYTHON", sys.executable)
         env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         if measured:
