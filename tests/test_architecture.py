@@ -19,7 +19,6 @@ FUNCTION_LINES = 60
 # Modules and functions still over the limits, with their size when the limits were set: an entry
 # may only shrink or go. Splitting them is issue 16's remaining work; a new offender fails at once.
 OVERSIZE = {
-    "libs/lakepulse/runtime/standalone.py:start": 68,
     "libs/lakepulse_sample/billing.py:_resource_rows": 78,
     "libs/lakepulse_sample/customers.py:with_churn": 66,
     "libs/lakepulse_sample/events.py": 471,

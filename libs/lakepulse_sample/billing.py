@@ -69,6 +69,60 @@ def _code(seed: int, salt: str, length: int) -> str:
     return "".join(alphabet[int(py_uniform(seed, salt, i) * len(alphabet))] for i in range(length))
 
 
+def _commitment(p: GenerateParams, r) -> list[str]:
+    """CommitmentDiscountCategory .. CommitmentDiscountType: a savings plan for committed resources."""
+    if not r.committed:
+        return [NULL] * 5
+    return [
+        _q("Spend"),
+        _q(f"lakecloud:savingsplans::{ACCOUNT_ID}:savingsplan/{_code(p.seed, 'plan', 12).lower()}"),
+        _q("compute-savings-plan-1y"),
+        _q("Used"),
+        _q("Savings Plan"),
+    ]
+
+
+def _fixed_after(p: GenerateParams, r) -> str:
+    """CommitmentDiscountCategory .. Tags, with {placeholders} for the day's numbers (see `_line`)."""
+    sku = _code(p.seed, f"sku:{r.name}", 16)
+    tags = json.dumps(
+        {"service": r.service, "environment": "prod", "team": TEAMS[r.service]}, separators=(", ", ": ")
+    )
+    region = dims.REGION_NAMES[r.region]
+    resource_id = f"lakecloud:{r.service_category.lower()}:{r.region}:{ACCOUNT_ID}:{r.resource_type}/{r.name}"
+    return ",".join(
+        [
+            *_commitment(p, r),
+            "{consumed}",
+            _q(r.unit),
+            "{contracted_cost}",
+            "{contracted_unit_price}",
+            "{effective_cost}",
+            _q(ISSUER),
+            "{list_cost}",
+            _q(r.list_unit_price),
+            _q("Committed" if r.committed else "Standard"),
+            "{pricing_quantity}",
+            _q(r.unit),
+            _q(PROVIDER),
+            _q(ISSUER),
+            _q(r.region),
+            _q(region),
+            _q(resource_id),
+            _q(r.name),
+            _q(r.resource_type),
+            _q(r.service_category),
+            "{id}",
+            _q(r.service),
+            _q(sku),
+            _q(f"{sku}.{_code(p.seed, f'price:{r.name}', 10)}.{_code(p.seed, 'offer', 10)}"),
+            _q(f"21{dims.SERVICE_NAMES.index(r.service) + 1:010d}"),
+            _q(f"shop-{r.service}"),
+            _q(tags),
+        ]
+    )
+
+
 def _resource_rows(p: GenerateParams) -> list[tuple]:
     """Per resource, the text of the columns that do not change by day, already quoted.
 
@@ -79,73 +133,14 @@ def _resource_rows(p: GenerateParams) -> list[tuple]:
     rows = []
     for idx, r in enumerate(dims.RESOURCES):
         idle = r.idle_floor + r.per_request * services[r.service].idle_requests_per_customer * p.customers
-        sku = _code(p.seed, f"sku:{r.name}", 16)
-        tags = json.dumps(
-            {"service": r.service, "environment": "prod", "team": TEAMS[r.service]}, separators=(", ", ": ")
+        description = (
+            f"${r.list_unit_price} per {r.unit} - {r.resource_type} {r.name} in {dims.REGION_NAMES[r.region]}"
         )
-        commitment = (
-            [
-                _q("Spend"),
-                _q(f"lakecloud:savingsplans::{ACCOUNT_ID}:savingsplan/{_code(p.seed, 'plan', 12).lower()}"),
-                _q("compute-savings-plan-1y"),
-                _q("Used"),
-                _q("Savings Plan"),
-            ]
-            if r.committed
-            else [NULL] * 5
-        )
-        region = dims.REGION_NAMES[r.region]
-        description = f"${r.list_unit_price} per {r.unit} - {r.resource_type} {r.name} in {region}"
         # Columns 8..10 (ChargeClass, ChargeDescription, ChargeFrequency) are fixed; then periods (day).
         fixed_before = ",".join([NULL, _q(description), _q("Usage-Based")])
-        # CommitmentDiscountCategory .. Tags, with {placeholders} for the day's numbers (see `_line`).
-        fixed_after = ",".join(
-            [
-                *commitment,
-                "{consumed}",
-                _q(r.unit),
-                "{contracted_cost}",
-                "{contracted_unit_price}",
-                "{effective_cost}",
-                _q(ISSUER),
-                "{list_cost}",
-                _q(r.list_unit_price),
-                _q("Committed" if r.committed else "Standard"),
-                "{pricing_quantity}",
-                _q(r.unit),
-                _q(PROVIDER),
-                _q(ISSUER),
-                _q(r.region),
-                _q(region),
-                _q(
-                    f"lakecloud:{r.service_category.lower()}:{r.region}:{ACCOUNT_ID}:{r.resource_type}/{r.name}"
-                ),
-                _q(r.name),
-                _q(r.resource_type),
-                _q(r.service_category),
-                "{id}",
-                _q(r.service),
-                _q(sku),
-                _q(f"{sku}.{_code(p.seed, f'price:{r.name}', 10)}.{_code(p.seed, 'offer', 10)}"),
-                _q(f"21{dims.SERVICE_NAMES.index(r.service) + 1:010d}"),
-                _q(f"shop-{r.service}"),
-                _q(tags),
-            ]
-        )
         zone = _q(f"{r.region}a") if r.committed else NULL
-        rows.append(
-            (
-                r.service,
-                zone,
-                fixed_before,
-                fixed_after,
-                r.list_unit_price,
-                idx,
-                r.per_request,
-                idle,
-                r.committed,
-            )
-        )
+        row = (r.service, zone, fixed_before, _fixed_after(p, r), r.list_unit_price, idx, r.per_request, idle)
+        rows.append((*row, r.committed))
     return rows
 
 

@@ -136,31 +136,33 @@ def ipv4(seed: int, salt: str, *keys: str) -> Column:
     return F.expr(f"concat_ws('.', {', '.join(octets)})")
 
 
+def _daily_hazard(day: Column) -> Column:
+    """Churn hazard on `day` from plan, engagement, tenure, recent tickets and price rises."""
+    plan = plan_on_day(day)
+    base = (
+        F.when(plan == "basic", DAILY_HAZARD["basic"])
+        .when(plan == "standard", DAILY_HAZARD["standard"])
+        .otherwise(DAILY_HAZARD["premium"])
+    )
+    # Strictly before `day`: what is known at the end of the previous day drives today's risk.
+    tickets = F.size(F.filter("issue_days", lambda t: (t < day) & (t >= day - WINDOW_DAYS)))
+    rises = F.coalesce(F.try_element_at("rises", day + 1), F.lit(0.0))
+    tenure = (day - F.col("signup_day")).cast("double")
+    h = (
+        base
+        * F.exp(-ENGAGEMENT_EFFECT * F.col("engagement"))
+        * (1.0 + NEW_CUSTOMER_EFFECT * F.exp(-tenure / NEW_CUSTOMER_DAYS))
+        * (1.0 + TICKET_EFFECT * tickets)
+        * (1.0 + PRICE_EFFECT * rises)
+    )
+    return F.when(day > F.col("signup_day"), F.least(h, F.lit(MAX_HAZARD))).otherwise(F.lit(0.0))
+
+
 def with_churn(p: GenerateParams, category_rises: DataFrame) -> Callable[[DataFrame], DataFrame]:
     """`category_rises`: (category_idx, rises) from `prices.category_rises` over days + HORIZON_DAYS.
 
     Adds issue_days, hazard_path (days 0 .. days+HORIZON-1), churn_day and the churn truth columns."""
     total = p.days + HORIZON_DAYS
-
-    def hazard(day: Column) -> Column:
-        plan = plan_on_day(day)
-        base = (
-            F.when(plan == "basic", DAILY_HAZARD["basic"])
-            .when(plan == "standard", DAILY_HAZARD["standard"])
-            .otherwise(DAILY_HAZARD["premium"])
-        )
-        # Strictly before `day`: what is known at the end of the previous day drives today's risk.
-        tickets = F.size(F.filter("issue_days", lambda t: (t < day) & (t >= day - WINDOW_DAYS)))
-        rises = F.coalesce(F.try_element_at("rises", day + 1), F.lit(0.0))
-        tenure = (day - F.col("signup_day")).cast("double")
-        h = (
-            base
-            * F.exp(-ENGAGEMENT_EFFECT * F.col("engagement"))
-            * (1.0 + NEW_CUSTOMER_EFFECT * F.exp(-tenure / NEW_CUSTOMER_DAYS))
-            * (1.0 + TICKET_EFFECT * tickets)
-            * (1.0 + PRICE_EFFECT * rises)
-        )
-        return F.when(day > F.col("signup_day"), F.least(h, F.lit(MAX_HAZARD))).otherwise(F.lit(0.0))
 
     def transform(customers: DataFrame) -> DataFrame:
         issue_rate = (
@@ -185,7 +187,7 @@ def with_churn(p: GenerateParams, category_rises: DataFrame) -> Callable[[DataFr
                     ),
                 }
             )
-            .withColumn("hazard_path", F.transform(F.sequence(F.lit(0), F.lit(total - 1)), hazard))
+            .withColumn("hazard_path", F.transform(F.sequence(F.lit(0), F.lit(total - 1)), _daily_hazard))
             .withColumn("churn_day", F.when(churn_pos > 0, churn_pos - 1))
         )
         active_at_end = F.col("churn_day").isNull() | (F.col("churn_day") >= p.days)

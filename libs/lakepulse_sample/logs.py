@@ -46,107 +46,122 @@ def _services_of_event() -> Column:
     return F.expr(f"CASE event_type {cases} END")
 
 
+def _method() -> Column:
+    writes = F.col("service").isin("checkout", "auth") | (F.col("event_type") == "support_ticket")
+    return F.when(writes, F.lit("POST")).otherwise(F.lit("GET"))
+
+
+def _catalog_path(page: Column) -> Column:
+    return (
+        F.when(
+            page.startswith("/product/"),
+            F.concat(F.lit("/api/products/"), F.substring(page, 10, 5), F.lit("?ref=home")),
+        )
+        .when(page.startswith("/category/"), F.concat(F.lit("/api/categories/"), F.substring(page, 11, 40)))
+        .when(page == "/deals", F.lit("/api/promotions"))
+        .when(page == "/account", F.lit("/api/account"))
+        .otherwise(F.lit("/api/products?sort=popular"))
+    )
+
+
+def _request_path() -> Column:
+    """The URL path a request's service and event would call."""
+    query = F.regexp_replace(F.coalesce(F.col("search_query"), F.lit("")), " ", "+")
+    page = F.coalesce(F.col("page"), F.lit("/"))
+    checkout = (
+        F.when(F.col("event_type") == "add_to_cart", F.lit("/api/cart/items"))
+        .when(F.col("event_type") == "checkout", F.lit("/api/checkout"))
+        .when(F.col("event_type") == "purchase", F.lit("/api/orders"))
+        .otherwise(F.lit("/api/subscriptions"))
+    )
+    return (
+        F.when(F.col("service") == "catalog", _catalog_path(page))
+        .when(
+            F.col("service") == "search",
+            F.concat(F.lit("/api/search?q="), query, F.lit("&category="), F.col("category")),
+        )
+        .when(F.col("service") == "auth", F.lit("/api/auth/token"))
+        .when(F.col("service") == "checkout", checkout)
+        .when(F.col("event_type") == "search", F.concat(F.lit("/search?q="), query))
+        .when(F.col("event_type") == "promo_view", F.concat(F.lit("/deals/"), F.lower(F.col("promo_code"))))
+        .when(F.col("event_type") == "support_ticket", F.lit("/help/tickets"))
+        .otherwise(page)
+    )
+
+
+def _status(p: GenerateParams) -> Column:
+    """5xx at the service's error rate, then client errors, 304s for GETs, 201 for orders, else 200."""
+    errors = {s.name: s.error_rate for s in dims.SERVICES}
+    error_rate = _by_service(errors)
+    roll = uniform(p.seed, "status", "event_id", "service")
+    us = lambda salt: uniform_sql(p.seed, salt, "event_id", "service")  # noqa: E731
+    client_error = (
+        F.when(F.col("service") == "auth", F.lit(401))
+        .when(
+            F.col("method") == "GET",
+            pick((404, 429), weighted_index_sql(us("status_4xx"), (0.85, 0.15))),
+        )
+        .otherwise(pick((400, 409, 422), weighted_index_sql(us("status_4xx"), (0.5, 0.3, 0.2))))
+    )
+    return (
+        F.when(
+            roll < error_rate, pick((500, 502, 503), weighted_index_sql(us("status_5xx"), (0.6, 0.25, 0.15)))
+        )
+        .when(roll < error_rate + CLIENT_ERRORS, client_error)
+        .when((F.col("method") == "GET") & (roll > 1.0 - NOT_MODIFIED), F.lit(304))
+        .when(F.col("path") == "/api/orders", F.lit(201))
+        .otherwise(F.lit(200))
+    )
+
+
+def _latency(p: GenerateParams) -> Column:
+    medians = {s.name: s.latency_ms for s in dims.SERVICES}
+    return F.greatest(
+        F.lit(1),
+        F.round(
+            _by_service(medians)
+            * F.exp(0.6 * normal(p.seed, "latency", "event_id", "service"))
+            * F.when(F.col("status") >= 500, 3.0).otherwise(1.0)
+        ).cast("int"),
+    )
+
+
+def _bytes(p: GenerateParams) -> Column:
+    size = F.round(_by_service(BYTES) * F.exp(0.5 * normal(p.seed, "bytes", "event_id", "service"))).cast(
+        "long"
+    )
+    return F.when(F.col("status").isin(204, 304), F.lit("-")).otherwise(size.cast("string"))
+
+
+def _agent(p: GenerateParams) -> Column:
+    agents = F.element_at(
+        F.create_map(
+            *(x for d, uas in dims.USER_AGENTS.items() for x in (F.lit(d), F.array(*map(F.lit, uas))))
+        ),
+        F.col("device"),
+    )
+    return F.element_at(
+        agents, 1 + F.floor(uniform(p.seed, "agent", "ip", "device") * F.size(agents)).cast("int")
+    )
+
+
 def access_requests(p: GenerateParams) -> Callable[[DataFrame], DataFrame]:
     """One row per logged request, with its access-log `line` and typed fields for app logs and billing."""
-    medians = {s.name: s.latency_ms for s in dims.SERVICES}
-    errors = {s.name: s.error_rate for s in dims.SERVICES}
 
     def transform(events: DataFrame) -> DataFrame:
         requests = events.select(
             "event_id", "day", "ts_ms", "event_type", "device", "ip", "page", "product_id", "category",
             "search_query", "promo_code", F.explode(_services_of_event()).alias("service"),
         ).where(uniform(p.seed, "log_keep", "event_id", "service") < LOG_SAMPLE)  # fmt: skip
-        u = lambda salt: uniform(p.seed, salt, "event_id", "service")  # noqa: E731
-        us = lambda salt: uniform_sql(p.seed, salt, "event_id", "service")  # noqa: E731
-        query = F.regexp_replace(F.coalesce(F.col("search_query"), F.lit("")), " ", "+")
-        method = F.when(
-            F.col("service").isin("checkout", "auth") | (F.col("event_type") == "support_ticket"),
-            F.lit("POST"),
-        ).otherwise(F.lit("GET"))
-        page = F.coalesce(F.col("page"), F.lit("/"))
-        catalog_path = (
-            F.when(
-                page.startswith("/product/"),
-                F.concat(F.lit("/api/products/"), F.substring(page, 10, 5), F.lit("?ref=home")),
-            )
-            .when(
-                page.startswith("/category/"), F.concat(F.lit("/api/categories/"), F.substring(page, 11, 40))
-            )
-            .when(page == "/deals", F.lit("/api/promotions"))
-            .when(page == "/account", F.lit("/api/account"))
-            .otherwise(F.lit("/api/products?sort=popular"))
-        )
-        path = (
-            F.when(F.col("service") == "catalog", catalog_path)
-            .when(
-                F.col("service") == "search",
-                F.concat(F.lit("/api/search?q="), query, F.lit("&category="), F.col("category")),
-            )
-            .when(F.col("service") == "auth", F.lit("/api/auth/token"))
-            .when(
-                F.col("service") == "checkout",
-                F.when(F.col("event_type") == "add_to_cart", F.lit("/api/cart/items"))
-                .when(F.col("event_type") == "checkout", F.lit("/api/checkout"))
-                .when(F.col("event_type") == "purchase", F.lit("/api/orders"))
-                .otherwise(F.lit("/api/subscriptions")),
-            )
-            .when(F.col("event_type") == "search", F.concat(F.lit("/search?q="), query))
-            .when(
-                F.col("event_type") == "promo_view", F.concat(F.lit("/deals/"), F.lower(F.col("promo_code")))
-            )
-            .when(F.col("event_type") == "support_ticket", F.lit("/help/tickets"))
-            .otherwise(page)
-        )
-        error_rate = _by_service(errors)
-        roll = u("status")
-        status = (
-            F.when(
-                roll < error_rate,
-                pick((500, 502, 503), weighted_index_sql(us("status_5xx"), (0.6, 0.25, 0.15))),
-            )
-            .when(
-                roll < error_rate + CLIENT_ERRORS,
-                F.when(F.col("service") == "auth", F.lit(401))
-                .when(
-                    F.col("method") == "GET",
-                    pick((404, 429), weighted_index_sql(us("status_4xx"), (0.85, 0.15))),
-                )
-                .otherwise(pick((400, 409, 422), weighted_index_sql(us("status_4xx"), (0.5, 0.3, 0.2)))),
-            )
-            .when((F.col("method") == "GET") & (roll > 1.0 - NOT_MODIFIED), F.lit(304))
-            .when(F.col("path") == "/api/orders", F.lit(201))
-            .otherwise(F.lit(200))
-        )
-        latency = F.greatest(
-            F.lit(1),
-            F.round(
-                _by_service(medians)
-                * F.exp(0.6 * normal(p.seed, "latency", "event_id", "service"))
-                * F.when(F.col("status") >= 500, 3.0).otherwise(1.0)
-            ).cast("int"),
-        )
-        size = F.round(_by_service(BYTES) * F.exp(0.5 * normal(p.seed, "bytes", "event_id", "service"))).cast(
-            "long"
-        )
-        agents = F.element_at(
-            F.create_map(
-                *(x for d, uas in dims.USER_AGENTS.items() for x in (F.lit(d), F.array(*map(F.lit, uas))))
-            ),
-            F.col("device"),
-        )
-        agent = F.element_at(
-            agents, 1 + F.floor(uniform(p.seed, "agent", "ip", "device") * F.size(agents)).cast("int")
-        )
+        referer = F.when(uniform(p.seed, "referer", "event_id", "service") < 0.7, F.lit(SITE + "/"))
         out = (
-            requests.withColumn("method", method)
-            .withColumn("path", path)
-            .withColumn("status", status)
-            .withColumn("latency_ms", latency)
-            .withColumn(
-                "bytes", F.when(F.col("status").isin(204, 304), F.lit("-")).otherwise(size.cast("string"))
-            )
-            .withColumn("referer", F.when(u("referer") < 0.7, F.lit(SITE + "/")).otherwise(F.lit("-")))
-            .withColumn("agent", agent)
+            requests.withColumn("method", _method())
+            .withColumn("path", _request_path())
+            .withColumn("status", _status(p))
+            .withColumn("latency_ms", _latency(p))
+            .withColumn("bytes", _bytes(p))
+            .withColumn("referer", referer.otherwise(F.lit("-")))
+            .withColumn("agent", _agent(p))
         )
         clock = F.date_format(F.timestamp_millis("ts_ms"), "dd/MMM/yyyy:HH:mm:ss")
         line = F.format_string(

@@ -28,9 +28,9 @@ from lakepulse.bronze.plan import Audit, Plan
 from lakepulse.config import Config
 from lakepulse.contracts import schemas
 from lakepulse.contracts.sources import SOURCES, Source, source
-from lakepulse.errors import LakepulseError, UsageError
+from lakepulse.errors import UsageError
 from lakepulse.ops import lake, runs
-from lakepulse.runtime import delta_io, paths
+from lakepulse.runtime import delta_io, paths, streams
 
 log = logging.getLogger("lakepulse.bronze")
 TABLE_SCHEMAS = {lake.FILES: schemas.INGESTED_FILES, lake.AUDIT: schemas.INGEST_AUDIT}
@@ -60,10 +60,12 @@ def resolve(config: Config, source_name: str | None, path: str | None) -> Reques
     """Validates the request before anything is written: source name, paths, readability."""
     if path is not None and source_name is None:
         raise UsageError("--path needs --source: it replaces the landing folder of one source")
-    if config.ingest.max_files_per_batch < 1 or config.ingest.max_file_age_hours < 0:
+    ingest = config.ingest
+    if ingest.max_files_per_batch < 1 or ingest.max_batch_mb < 1 or ingest.max_file_age_hours < 0:
         raise UsageError(
-            f"ingest.max_files_per_batch {config.ingest.max_files_per_batch} must be at least 1 and "
-            f"ingest.max_file_age_hours {config.ingest.max_file_age_hours} at least 0"
+            f"ingest.max_files_per_batch {ingest.max_files_per_batch} and ingest.max_batch_mb "
+            f"{ingest.max_batch_mb} must be at least 1, ingest.max_file_age_hours {ingest.max_file_age_hours} "
+            "at least 0"
         )
     unknown = sorted(set(config.reference.unknown_values) - set(SOURCES))
     if unknown:
@@ -199,6 +201,22 @@ def _new_files(
     return [f for f in listed if f.path not in booked]
 
 
+def bounded_batches(
+    files: list[tuple[str, landing.LandingFile]], max_files: int, max_bytes: int
+) -> list[list]:
+    """`files` in order, cut into consecutive batches of at most `max_files` files and `max_bytes` bytes;
+    a file larger than `max_bytes` alone is a batch of its own (it cannot be split)."""
+    batches: list[list] = []
+    size = 0
+    for item in files:
+        if not batches or len(batches[-1]) >= max_files or (batches[-1] and size + item[1].size > max_bytes):
+            batches.append([])
+            size = 0
+        batches[-1].append(item)
+        size += item[1].size
+    return batches
+
+
 def ingest_files(
     spark: SparkSession,
     config: Config,
@@ -210,8 +228,9 @@ def ingest_files(
 ) -> list[Audit]:
     """Finishes interrupted batches, then ingests the candidate files not booked yet.
 
-    New files go oldest first into batches of at most `ingest.max_files_per_batch` files, each committed
-    on its own (a stream's micro-batch is already capped by maxFilesPerTrigger).
+    New files go oldest first into batches bounded by `ingest.max_files_per_batch` files and
+    `ingest.max_batch_mb` megabytes, each committed on its own (a stream's micro-batch is already capped
+    by maxFilesPerTrigger).
     """
     audits = []
     # Before the first ingestion there is no bookkeeping to read: no interrupted batch, no booked file.
@@ -235,10 +254,10 @@ def ingest_files(
     if not files:
         log.info("no new files")
         return audits
-    cap = config.ingest.max_files_per_batch
-    chunks = [files[i : i + cap] for i in range(0, len(files), cap)]
+    cap, mb = config.ingest.max_files_per_batch, config.ingest.max_batch_mb
+    chunks = bounded_batches(files, cap, mb * 1_000_000)
     if len(chunks) > 1:
-        log.info("%d new files in %d batches of at most %d files", len(files), len(chunks), cap)
+        log.info("%d new files in %d batches of at most %d files or %d MB", len(files), len(chunks), cap, mb)
     for number, chunk in enumerate(chunks, start=known.last_version + 1):
         plan = Plan(number, tuple(chunk), run_id, runs.now_text(), mode)
         new = batch.run_batch(spark, config, plan, resumed=False)
@@ -290,24 +309,11 @@ def run_stream_mode(
         log.info("micro-batch %d", epoch)
         ingest_files(spark, config, request, files, run_id, "stream")
 
-    writer = (
-        _file_stream(spark, config, request)
-        .writeStream.queryName(request.checkpoint.replace("/", "_").replace("-", "_"))
-        .foreachBatch(handle)
-        .option("checkpointLocation", config.checkpoint_path(request.checkpoint))
+    streams.run_foreach_batch(
+        _file_stream(spark, config, request),
+        name=request.checkpoint.replace("/", "_").replace("-", "_"),
+        checkpoint=config.checkpoint_path(request.checkpoint),
+        handle=handle,
+        trigger_interval=trigger_interval,
+        what="streaming ingestion",
     )
-    writer = (
-        writer.trigger(processingTime=trigger_interval)
-        if trigger_interval
-        else writer.trigger(availableNow=True)
-    )
-    query = writer.start()
-    try:
-        query.awaitTermination()
-    except Exception as exc:
-        text = str(exc).strip()
-        first = text.splitlines()[0] if text else type(exc).__name__
-        raise LakepulseError(f"streaming ingestion failed: {first}") from exc
-    finally:
-        if query.isActive:
-            query.stop()

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -64,6 +65,34 @@ def _spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
+def _log_says(log: Path, text: str) -> Callable[[], bool]:
+    return lambda: text in log.read_text(errors="replace")
+
+
+def _spawn_master(spark_class: str, state: Path, env: dict[str, str]) -> tuple[str, int]:
+    """Starts the master on a free port; returns its URL and pid."""
+    port = free_port()
+    args = [spark_class, "org.apache.spark.deploy.master.Master", "--host", HOST, "--port", str(port)]
+    master = _spawn([*args, "--webui-port", str(free_port())], state / "master.log", env)
+    return f"spark://{HOST}:{port}", master.pid
+
+
+def _spawn_worker(
+    spark_class: str, state: Path, env: dict[str, str], url: str, i: int, cores: int, memory: str
+) -> int:
+    args = [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", HOST, "--cores", str(cores)]
+    args += [
+        "--memory",
+        memory,
+        "--webui-port",
+        str(free_port()),
+        "--work-dir",
+        str(state / f"work-{i}"),
+        url,
+    ]
+    return _spawn(args, state / f"worker-{i}.log", env).pid
+
+
 def start(
     state_dir: str | Path, workers: int = 2, cores: int = 1, memory: str = "2g", timeout: float = 120
 ) -> Cluster:
@@ -72,60 +101,17 @@ def start(
     home = spark_home()
     spark_class = os.path.join(home, "bin", "spark-class")
     env = {**os.environ, "SPARK_HOME": home, "SPARK_LOCAL_IP": HOST, "SPARK_LOG_DIR": str(state)}
-    port = free_port()
-    master_log = state / "master.log"
-    master = _spawn(
-        [
-            spark_class,
-            "org.apache.spark.deploy.master.Master",
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--webui-port",
-            str(free_port()),
-        ],
-        master_log,
-        env,
-    )
-    url = f"spark://{HOST}:{port}"
-    cluster = Cluster(url, master.pid, [], str(state))
+    url, master_pid = _spawn_master(spark_class, state, env)
+    cluster = Cluster(url, master_pid, [], str(state))
     try:
-        _wait_for(
-            lambda: "I have been elected leader" in master_log.read_text(errors="replace"),
-            timeout,
-            "Spark master",
-            master_log,
-        )
+        master_log = state / "master.log"
+        _wait_for(_log_says(master_log, "I have been elected leader"), timeout, "Spark master", master_log)
         for i in range(workers):
-            log = state / f"worker-{i}.log"
-            worker = _spawn(
-                [
-                    spark_class,
-                    "org.apache.spark.deploy.worker.Worker",
-                    "--host",
-                    HOST,
-                    "--cores",
-                    str(cores),
-                    "--memory",
-                    memory,
-                    "--webui-port",
-                    str(free_port()),
-                    "--work-dir",
-                    str(state / f"work-{i}"),
-                    url,
-                ],
-                log,
-                env,
-            )
-            cluster.worker_pids.append(worker.pid)
+            cluster.worker_pids.append(_spawn_worker(spark_class, state, env, url, i, cores, memory))
         for i in range(workers):
             log = state / f"worker-{i}.log"
             _wait_for(
-                lambda log=log: "Successfully registered with master" in log.read_text(errors="replace"),
-                timeout,
-                f"Spark worker {i}",
-                log,
+                _log_says(log, "Successfully registered with master"), timeout, f"Spark worker {i}", log
             )
     except BaseException:
         stop(cluster)

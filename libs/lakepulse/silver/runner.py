@@ -35,11 +35,11 @@ from lakepulse import privacy
 from lakepulse.config import Config
 from lakepulse.contracts import schemas
 from lakepulse.contracts.sources import SOURCES
-from lakepulse.errors import LakepulseError, UsageError
+from lakepulse.errors import UsageError
 from lakepulse.ops import lake
 from lakepulse.ops.lake import expectation_rows
 from lakepulse.ops.runs import fault_point, make_batch_id, now_text
-from lakepulse.runtime import delta_io, threads
+from lakepulse.runtime import delta_io, streams, threads
 from lakepulse.silver import app_logs, billing, customers, events, prices, requests, weather
 from lakepulse.silver.common import Context, Unit
 
@@ -356,25 +356,11 @@ def refine_stream(
         refine(spark, config, units, run_id)
 
     name = "all" if len(units) > 1 else units[0].name
-    writer = (
-        spark.readStream.format("delta")
-        .load(audit_path)
-        .writeStream.queryName(f"refine_{name}")
-        .foreachBatch(handle)
-        .option("checkpointLocation", config.checkpoint_path(f"refine/{name}"))
+    streams.run_foreach_batch(
+        spark.readStream.format("delta").load(audit_path),
+        name=f"refine_{name}",
+        checkpoint=config.checkpoint_path(f"refine/{name}"),
+        handle=handle,
+        trigger_interval=trigger_interval,
+        what="streaming refine",
     )
-    writer = (
-        writer.trigger(processingTime=trigger_interval)
-        if trigger_interval
-        else writer.trigger(availableNow=True)
-    )
-    query = writer.start()
-    try:
-        query.awaitTermination()
-    except Exception as exc:
-        text = str(exc).strip()
-        first = text.splitlines()[0] if text else type(exc).__name__
-        raise LakepulseError(f"streaming refine failed: {first}") from exc
-    finally:
-        if query.isActive:
-            query.stop()
