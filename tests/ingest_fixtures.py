@@ -247,6 +247,8 @@ def write_app_logs(landing: Path, truth: Truth) -> None:
                 "message": (
                     "login failed for anna.b@example.com from 203.0.113.7"
                     if i == 5
+                    else "callback to +44 20 7946 0958 from 2001:db8:85a3::8a2e:370:7334"
+                    if i == 9
                     else f"payment declined for order {i}"
                     if i % 4 == 2
                     else f"request {i} served"

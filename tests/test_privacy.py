@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
 from lakepulse import privacy
 from lakepulse.errors import ConfigError
@@ -19,10 +20,29 @@ from tests.conftest import make_config
 def test_hmac_in_spark_matches_python_hmac(spark, key):
     ids = ["C00000001", "C00000042", "someone@example.com", ""]
     df = spark.createDataFrame([(i,) for i in ids] + [(None,)], "v STRING")
-    got = {r.v: r.h for r in df.select("v", privacy.pseudonymise("v", key).alias("h")).collect()}
+    hashed = df.transform(privacy.with_key(key)).select("v", privacy.pseudonymise("v").alias("h"))
+    got = {r.v: r.h for r in hashed.collect()}
     for value in ids:
         assert got[value] == hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
     assert got[None] is None
+
+
+def test_no_plan_shows_the_key_or_its_pads(spark, capsys):
+    key = b"plan-secret-0123456789"
+    padded = key.ljust(64, b"\0")
+    secrets = [key.hex(), bytes(b ^ 0x36 for b in padded).hex(), bytes(b ^ 0x5C for b in padded).hex()]
+    df = spark.createDataFrame([("C1",)], "v STRING")
+    hashed = df.transform(privacy.with_key(key)).select(privacy.pseudonymise("v").alias("h"))
+    hashed.explain(mode="extended")
+    hashed.collect()
+    plan = capsys.readouterr().out.lower().replace(" ", "")
+    assert "sha2" in plan and "_hmac_inner_pad" in plan  # the plan was captured
+    assert not [s for s in secrets if s[:24] in plan]
+    # The same pads as literals do show (what this test guards against).
+    df.select(
+        F.sha2(F.concat(F.lit(bytes(b ^ 0x36 for b in padded)), F.col("v").cast("binary")), 256)
+    ).explain(True)
+    assert secrets[1][:24] in capsys.readouterr().out.lower()
 
 
 def test_ip_truncation_and_coordinates(spark):
@@ -36,6 +56,54 @@ def test_ip_truncation_and_coordinates(spark):
     # The truncated form must not look like an address to the PII scan.
     assert not re.search(privacy.IPV4_PATTERN, rows[0].ip)
     assert [r.lat for r in rows] == [48.9, -0.0, None]
+
+
+@pytest.mark.parametrize(
+    ("address", "network"),
+    [
+        ("203.0.113.97", "203.0.113.x"),
+        ("2001:db8:85a3::8a2e:370:7334", "2001:db8:85a3:x"),
+        ("2001:0DB8:85A3:0000:0000:8A2E:0370:7334", "2001:0db8:85a3:x"),
+        ("2001:db8::1", "2001:db8:0:x"),
+        ("fe80::1", "fe80:0:0:x"),
+        ("::1", "0:0:0:x"),
+        ("not-an-ip", None),
+        ("2001:db8:85a3:x", None),
+        ("10:30:00", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_ip_networks_of_both_families(spark, address, network):
+    (row,) = (
+        spark.createDataFrame([(address,)], "ip STRING")
+        .select(privacy.truncate_ip("ip").alias("n"))
+        .collect()
+    )
+    assert row.n == network
+    if network:  # the kept form must not look like an address to a PII scan
+        assert not re.search(privacy.IPV4_PATTERN, network) and not re.search(privacy.IPV6_PATTERN, network)
+
+
+SCRUBBED = [
+    ("call me on +44 20 7946 0958 please", "call me on <phone> please"),
+    ("tel 06 12 34 56 78 or 555-123-4567", "tel <phone> or <phone>"),
+    ("from 2001:db8:85a3::8a2e:370:7334 and fe80::1", "from <ipv6> and <ipv6>"),
+    ("login failed for anna.b@example.com from 203.0.113.7", "login failed for <email> from <ipv4>"),
+    ("(555) 123-4567 / +1 (555) 123-4567", "<phone> / <phone>"),
+    # Not personal: dates, times, versions, prices, ids, counts, C++ names stay as they are.
+    ("2026-01-28 10:30:00 build 10.15.7 took 1 299 ms", "2026-01-28 10:30:00 build 10.15.7 took 1 299 ms"),
+    ("usb-c charger 65w order 123456 std::vector", "usb-c charger 65w order 123456 std::vector"),
+    (None, None),
+]
+
+
+def test_scrub_replaces_contact_details_in_free_text(spark):
+    from lakepulse.silver.common import scrub
+
+    df = spark.createDataFrame([(i, text) for i, (text, _) in enumerate(SCRUBBED)], "i INT, t STRING")
+    got = {r.i: r.s for r in df.select("i", scrub("t").alias("s")).collect()}
+    assert got == {i: expected for i, (_, expected) in enumerate(SCRUBBED)}
 
 
 def test_key_required_outside_local(tmp_path):

@@ -152,9 +152,10 @@ def test_silver_expectations_are_recorded(spark, lake):
     assert any(r.expectation == "focus:EffectiveCost_not_null" for r in results)
 
 
-def test_no_email_or_ipv4_in_any_silver_or_gold_table(spark, lake):
+def test_no_email_ip_or_phone_in_any_silver_or_gold_table(spark, lake):
     home, _ = lake
-    email, ipv4 = re.compile(privacy.EMAIL_PATTERN), re.compile(privacy.IPV4_PATTERN)
+    patterns = [re.compile(p) for p in (privacy.EMAIL_PATTERN, privacy.IPV4_PATTERN, privacy.IPV6_PATTERN)]
+    patterns.append(re.compile(privacy.PHONE_PATTERN))
     scanned = 0
     for layer in ("silver", "gold"):
         for log in sorted((home / "lake" / layer).glob("*/_delta_log")):
@@ -166,15 +167,13 @@ def test_no_email_or_ipv4_in_any_silver_or_gold_table(spark, lake):
             ]
             for row in df.select(*texts).collect():
                 for value in row:
-                    assert not (value and (email.search(value) or ipv4.search(value))), (
-                        log.parent.name,
-                        value,
-                    )
+                    assert not (value and any(p.search(value) for p in patterns)), (log.parent.name, value)
             scanned += 1
     assert scanned >= 8
-    # The fixture did plant an address in a search query and an e-mail and an IP in a log message.
+    # The fixture did plant an address in a search query, and e-mails, IPs and a phone in log messages.
     messages = {r.message for r in table(spark, home, "silver", "app_logs").collect()}
     assert "login failed for <email> from <ipv4>" in messages
+    assert "callback to <phone> from <ipv6>" in messages
 
 
 def _commit_audit(spark, config, *batches: tuple[int, str]) -> None:

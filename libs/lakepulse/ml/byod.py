@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 from lakepulse.config import Config
 from lakepulse.contracts import schemas
 from lakepulse.errors import ConfigError, LakepulseError
-from lakepulse.privacy import pseudonym_key, pseudonymise
+from lakepulse.privacy import pseudonym_key, pseudonymise, with_key
 from lakepulse.runtime import delta_io
 
 MARKER = "_byod"  # a one-row Delta table at the lake root: this lake holds BYOD data
@@ -101,7 +101,7 @@ def check_transactions(transactions: DataFrame, config: Config) -> DataFrame:
 
 def as_silver_events(transactions: DataFrame, key: bytes) -> DataFrame:
     """One silver `purchase` event per transaction (EVENTS_SCHEMA), ids pseudonymised."""
-    customer_key = pseudonymise("customer_id", key)
+    customer_key = pseudonymise("customer_id")
     event_id = F.sha2(
         F.concat_ws(
             "|",
@@ -123,7 +123,7 @@ def as_silver_events(transactions: DataFrame, key: bytes) -> DataFrame:
         "quantity": F.lit(1),
         "ingested_at": F.current_timestamp(),
     }
-    return transactions.select(
+    return transactions.transform(with_key(key)).select(
         *[
             (values[f.name] if f.name in values else F.lit(None)).cast(f.dataType).alias(f.name)
             for f in EVENTS_SCHEMA

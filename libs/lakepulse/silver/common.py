@@ -69,16 +69,24 @@ def typed(source: Source) -> Callable[[DataFrame], DataFrame]:
 
 
 def scrub(column: Column | str) -> Column:
-    """Free text without e-mail addresses or IPv4 addresses (users type them into search boxes and logs)."""
+    """Free text without e-mail, IPv4 or IPv6 addresses or phone numbers (users type them into search
+    boxes, services write them into logs). IPv4 goes before phone numbers, whose pattern would take a
+    dotted address for a number; the IPv6 and phone patterns only run on text that can hold one."""
     value = F.col(column) if isinstance(column, str) else column
     value = F.regexp_replace(value, privacy.EMAIL_PATTERN, "<email>")
-    return F.regexp_replace(value, privacy.IPV4_PATTERN, "<ipv4>")
+    value = F.regexp_replace(value, privacy.IPV4_PATTERN, "<ipv4>")
+    value = F.when(value.contains(":"), F.regexp_replace(value, privacy.IPV6_PATTERN, "<ipv6>")).otherwise(
+        value
+    )
+    has_digits = value.rlike(r"\d[ .()-]{0,2}\d[ .()-]{0,2}\d[ .()-]{0,2}\d")
+    return F.when(has_digits, F.regexp_replace(value, privacy.PHONE_PATTERN, "<phone>")).otherwise(value)
 
 
-def pseudonym(column: str, key: bytes) -> Column:
-    """The keyed hash of an identifier; absent or blank stays null."""
+def pseudonym(column: str) -> Column:
+    """The keyed hash of an identifier; absent or blank stays null (the frame went through
+    `privacy.with_key`)."""
     value = F.trim(F.col(column))
-    return F.when(F.length(value) > 0, privacy.pseudonymise(value, key))
+    return F.when(F.length(value) > 0, privacy.pseudonymise(value))
 
 
 def conform(schema: T.StructType) -> Callable[[DataFrame], DataFrame]:

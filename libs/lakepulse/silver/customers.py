@@ -23,10 +23,12 @@ CURRENT, HISTORY = "customers", "customer_history"
 RULES = required(schemas.SILVER_CUSTOMERS)
 
 
-def to_silver(key: bytes) -> Callable[[DataFrame], DataFrame]:
+def to_silver() -> Callable[[DataFrame], DataFrame]:
+    """Typed bronze rows with the key's pads (`privacy.with_key`) -> silver rows."""
+
     def transform(bronze_typed: DataFrame) -> DataFrame:
         return bronze_typed.select(
-            pseudonym("customer_id", key).alias("customer_key"),
+            pseudonym("customer_id").alias("customer_key"),
             "signup_date",
             "country",
             "city",
@@ -34,8 +36,8 @@ def to_silver(key: bytes) -> Callable[[DataFrame], DataFrame]:
             "plan",
             "acquisition_channel",
             "age_band",
-            privacy.pseudonymise(F.lower(F.trim(F.col("email"))), key).alias("email_hash"),
-            privacy.truncate_ipv4(F.trim(F.col("ip_address"))).alias("ip_prefix"),
+            privacy.pseudonymise(F.lower(F.trim(F.col("email")))).alias("email_hash"),
+            privacy.truncate_ip(F.trim(F.col("ip_address"))).alias("ip_prefix"),
             "updated_at",
         ).transform(conform(schemas.SILVER_CUSTOMERS))
 
@@ -49,7 +51,12 @@ def latest(states: DataFrame) -> DataFrame:
 
 
 def step(spark: SparkSession, bronze: DataFrame, ctx: Context) -> Written:
-    states = bronze.transform(typed(CUSTOMERS)).transform(to_silver(ctx.key)).persist()
+    states = (
+        bronze.transform(typed(CUSTOMERS))
+        .transform(privacy.with_key(ctx.key))
+        .transform(to_silver())
+        .persist()
+    )
     try:
         customers = F.count_distinct("customer_key").alias("customers")
         outcome, row = expectations.count_failures(

@@ -26,13 +26,15 @@ RULES = [
 ]
 
 
-def to_silver(key: bytes) -> Callable[[DataFrame], DataFrame]:
+def to_silver() -> Callable[[DataFrame], DataFrame]:
+    """Typed bronze rows with the key's pads (`privacy.with_key`) -> silver rows."""
+
     def transform(bronze_typed: DataFrame) -> DataFrame:
         return (
             bronze_typed.select(
                 "*",
                 F.to_date("event_ts").alias("event_date"),
-                pseudonym("customer_id", key).alias("customer_key"),
+                pseudonym("customer_id").alias("customer_key"),
                 privacy.coarsen_coordinate("lat").alias("_lat"),
                 privacy.coarsen_coordinate("lon").alias("_lon"),
                 scrub("search_query").alias("_search_query"),
@@ -56,7 +58,9 @@ def to_silver(key: bytes) -> Callable[[DataFrame], DataFrame]:
 
 
 def step(spark: SparkSession, bronze: DataFrame, ctx: Context) -> Written:
-    silver = bronze.transform(typed(EVENTS)).transform(to_silver(ctx.key)).persist()
+    silver = (
+        bronze.transform(typed(EVENTS)).transform(privacy.with_key(ctx.key)).transform(to_silver()).persist()
+    )
     try:
         flagged = silver.transform(expectations.flag(RULES))
         outcome, row = expectations.count_failures(

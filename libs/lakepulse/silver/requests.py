@@ -38,7 +38,7 @@ def to_silver() -> Callable[[DataFrame], DataFrame]:
             "status",
             "bytes",
             "latency_ms",
-            privacy.truncate_ipv4("client_ip").alias("client_ip_prefix"),
+            privacy.truncate_ip("client_ip").alias("client_ip_prefix"),
             scrub("user_agent").alias("user_agent"),
         ).transform(conform(schemas.SILVER_REQUESTS))
 

@@ -30,15 +30,15 @@ def truth_path(config: Config) -> str:
 def truth_probabilities(spark: SparkSession, config: Config) -> DataFrame | None:
     """(customer_key, true_probability, churn_date) from landing/_truth/churn.csv (generated data only),
     ids pseudonymised like silver's. A customer who churned inside the period has no probability."""
-    from lakepulse.privacy import pseudonym_key, pseudonymise
+    from lakepulse.privacy import pseudonym_key, pseudonymise, with_key
     from lakepulse.runtime import delta_io
 
     folder = truth_path(config).rsplit("/", 1)[0]
     if not any(p.rstrip("/").endswith("/churn.csv") for p in delta_io.list_children(spark, folder)):
         return None
     raw = spark.read.option("header", True).csv(truth_path(config))
-    return raw.select(
-        pseudonymise("customer_id", pseudonym_key(config)).alias("customer_key"),
+    return raw.transform(with_key(pseudonym_key(config))).select(
+        pseudonymise("customer_id").alias("customer_key"),
         F.col("churn_probability").cast("double").alias("true_probability"),
         F.try_to_date(F.col("churn_date"), "yyyy-MM-dd").alias("churn_date"),
     )
