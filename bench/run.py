@@ -153,6 +153,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+FIRST_DAY = dt.date(2026, 1, 1)
+
+
+def dataset_start(days: int, today: dt.date | None = None) -> str:
+    """The first day of a `days`-day dataset: FIRST_DAY, so datasets stay the same from run to run,
+    unless the dataset would then reach today (then an earlier January 1st): ingestion quarantines records stamped after their
+    arrival day (future_timestamp), so the last day is yesterday at the latest. (A 366-day dataset from
+    2026-01-01 ended on 2027-01-01 and, run in December 2026, its new day loaded nothing.)"""
+    today = today or dt.datetime.now(dt.UTC).date()
+    latest = today - dt.timedelta(days=days)
+    # January 1st of that year: a dataset stays reusable for a year rather than a day.
+    return min(FIRST_DAY, dt.date(latest.year, 1, 1)).isoformat()
+
+
 def _now() -> str:
     return dt.datetime.now().strftime("%H:%M:%S")
 
@@ -357,7 +371,8 @@ class Bench:
         a = self.args
         home = self.work / "data" / key
         landing = home / "landing"
-        wanted = {**wanted_size, "days": days, "seed": a.seed, "bad_record_rate": a.bad_rate}
+        start = dataset_start(days)
+        wanted = {**wanted_size, "days": days, "start": start, "seed": a.seed, "bad_record_rate": a.bad_rate}
         manifest = landing / "_truth" / "manifest.json"
         if key in self.results["datasets"]:
             return landing
@@ -380,6 +395,8 @@ class Bench:
                     *size_args,
                     "--days",
                     str(days),
+                    "--start",
+                    start,
                     "--seed",
                     str(a.seed),
                     "--bad-rate",

@@ -244,6 +244,29 @@ def test_a_backfill_runs_as_bounded_batches_each_committed_once(spark, lake, tmp
     assert versions(capped) == before
 
 
+@pytest.mark.parametrize(
+    ("sizes", "max_files", "max_bytes", "expected"),
+    [
+        ([10, 10, 10, 10, 10], 2, 1000, [[10, 10], [10, 10], [10]]),  # the file cap
+        ([40, 30, 20, 50, 10], 10, 60, [[40], [30, 20], [50, 10]]),  # the byte cap, order kept
+        ([5, 500, 5, 5], 10, 100, [[5], [500], [5, 5]]),  # a file over the byte cap is a batch alone
+        ([100, 100], 10, 100, [[100], [100]]),  # exactly the cap fills a batch
+        ([], 3, 100, []),
+    ],
+)
+def test_batches_bounded_by_files_and_bytes(sizes, max_files, max_bytes, expected):
+    from lakepulse.bronze.files import LandingFile
+    from lakepulse.bronze.runner import bounded_batches
+
+    files = [
+        ("events", LandingFile(f"file:/l/events/f{i}", n, "2026-01-01 00:00:00.000000"))
+        for i, n in enumerate(sizes)
+    ]
+    got = bounded_batches(files, max_files, max_bytes)
+    assert [[f.size for _, f in batch] for batch in got] == expected
+    assert [f for batch in got for f in batch] == files  # nothing lost, nothing repeated, order kept
+
+
 def _data_files_of_first_commit(table_dir) -> list:
     log = json.loads(
         "[" + ",".join((table_dir / "_delta_log" / f"{0:020d}.json").read_text().split("\n")[:-1]) + "]"

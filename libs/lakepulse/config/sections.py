@@ -203,6 +203,10 @@ class IngestConfig(_Section):
     max_files_per_batch: int = 1000
     """Batch mode: new files per batch (oldest first); a backfill runs as several batches, each
     committed once, so one run's memory and a crash's redo are bounded by the batch, not the backlog."""
+    max_batch_mb: int = 64
+    """Batch mode: landing megabytes (as stored, compressed or not) per batch; a batch closes before the
+    file that would pass this (a single larger file makes a batch of its own). The file cap alone let a
+    10M-event backfill (240 gzip files, 395 MB) run as one batch that exhausted the 4g local driver."""
     max_file_age_hours: int = 168
     """Batch mode: a listed file modified more than this many hours before the newest file already
     ingested is taken as ingested and not looked up (as Spark's file stream does with maxFileAge), so
