@@ -1,6 +1,6 @@
 # The two Quick start commands (README): `make pipeline` and `make test`.
 # Each sets up what it needs on a fresh machine: the virtual environment, the pinned packages and
-# Delta Lake's jars (cached in .cache/jars, fetched once from Maven Central with mvn).
+# Delta Lake's jars (cached in .cache/jars, downloaded once from Maven Central, SHA-512 checked).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python

@@ -28,6 +28,8 @@ RUNTIME = [
     "pydantic==2.14.4",
     "pydantic-settings==2.16.3",  # the typed configuration (lakepulse.config)
     "Jinja2==3.1.6",  # the HTML run report's template (lakepulse/templates)
+    "requests==2.34.2",  # Delta's jars from Maven Central (runtime.jars); also an mlflow dependency
+    "urllib3==2.8.0",  # requests' transport; its Retry makes the jar download retry with backoff
     "py4j==0.10.9.9",  # the version pyspark 4.2.0 bundles
 ]
 

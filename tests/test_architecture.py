@@ -101,3 +101,13 @@ def test_every_job_is_an_importable_entry_point_with_its_spark_submit_file():
         [sys.executable, "-m", "lakepulse.jobs.kpis", "--help"], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0 and done.stdout.startswith("usage: lakepulse kpis"), done.stderr[-2000:]
+
+
+def test_the_product_has_no_test_hook_that_kills_its_own_process():
+    """Fault injection is a test wrapper (tests/faults/crash.py), never a branch in the commit path."""
+    hooks = []
+    for path in sorted((PROJECT_ROOT / "libs").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and "getpid" in ast.dump(node) and "kill" in ast.dump(node.func):
+                hooks.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}")
+    assert not hooks, f"the product kills its own process at {hooks}"

@@ -1,7 +1,8 @@
 """A run killed midway (a real SIGKILL of a real process) and restarted ends with the same tables.
 
-The killed runs are `jobs/<job>.py` in subprocesses; `LAKEPULSE_FAULT_AFTER=<step>` makes one kill
-itself right after a named write, or a watcher kills it as soon as its first bronze commit appears.
+The killed runs are `jobs/<job>.py` in subprocesses. Started through `tests/faults/crash.py <step>`, one
+kills itself right after a named write (the product has no hook for it); or a watcher kills it as soon
+as its first bronze commit appears.
 Restarts and the uninterrupted reference run in this process, over identical landing files.
 
 The module's runs follow one timeline (`runs`), and the tests check what it observed: both killed
@@ -38,6 +39,7 @@ VOLATILE = (
     "modified_at",
 )
 TIMEOUT = 900
+CRASH = Path(__file__).resolve().parent / "faults" / "crash.py"
 
 
 def spawn(job: str, home: Path, *extra: str, fault: str | None = None) -> subprocess.Popen:
@@ -46,10 +48,9 @@ def spawn(job: str, home: Path, *extra: str, fault: str | None = None) -> subpro
     # A run that is killed within seconds gains nothing from the optimising JIT compiler, whose work
     # would only compete for the cores with this process; the kill and the restart are unchanged.
     env["JAVA_TOOL_OPTIONS"] = f"{env.get('JAVA_TOOL_OPTIONS', '')} -XX:TieredStopAtLevel=1".strip()
-    if fault:
-        env["LAKEPULSE_FAULT_AFTER"] = fault
+    crash = [str(CRASH), fault] if fault else []
     return subprocess.Popen(
-        [sys.executable, str(JOBS / f"{job}.py"), *job_args(home, *extra)],
+        [sys.executable, *crash, str(JOBS / f"{job}.py"), *job_args(home, *extra)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -173,3 +174,27 @@ def test_ingest_killed_from_outside_once_bronze_is_written(spark, runs):
     assert runs.outside_killed.exit_code == -signal.SIGKILL, runs.outside_killed.stderr
     assert tables_of(spark, runs.outside, "bronze") == tables_of(spark, runs.reference, "bronze")
     assert relative_files(spark, runs.outside) == relative_files(spark, runs.reference)
+
+
+INGEST_COMMIT_STEPS = ("plan", "quarantine", "expectations", "audit")  # in the order a batch commits them
+
+
+@pytest.mark.slow
+def test_ingest_and_refine_killed_at_every_commit_step_in_turn_end_like_the_reference(spark, runs, tmp_path):
+    """Each restart resumes the planned batch and dies at the next step; the last one finds it committed."""
+    home = tmp_path / "home"
+    write_events(home / "landing", Truth())
+    killed = {}
+    for step in (*INGEST_COMMIT_STEPS, "refine-state:planned"):
+        job = "refine" if step.startswith("refine") else "ingest"
+        process = spawn(job, home, "--source", "events", fault=step)
+        killed[step] = wait_killed(process, home, audit="lake/_ops/ingest_audit")
+        if step == INGEST_COMMIT_STEPS[-1]:
+            assert run("ingest", home, "--source", "events") == 0
+    assert {step: k.exit_code for step, k in killed.items()} == dict.fromkeys(killed, -signal.SIGKILL), {
+        step: k.stderr[-2000:] for step, k in killed.items()
+    }
+    assert [step for step, k in killed.items() if k.lake["audit"]] == ["audit", "refine-state:planned"]
+    assert run("refine", home, "--source", "events") == 0
+    assert tables_of(spark, home) == tables_of(spark, runs.reference)
+    assert relative_files(spark, home) == relative_files(spark, runs.reference)

@@ -124,7 +124,6 @@ def _write_bronze(spark: SparkSession, config: Config, plan: Plan, c: Classified
         delta_io.append(frame, path, partition_by, txn=plan.txn, merge_schema=True, properties=properties)
     else:  # refine reads every source's bronze table, even when no record has been loaded yet
         lake.ensure_table(spark, path, source.bronze_schema, partition_by, lake.BRONZE_TABLE_PROPERTIES)
-    runs.fault_point(f"bronze:{source.name}")
 
 
 def _write_quarantine(spark: SparkSession, config: Config, plan: Plan, results: list[Classified]) -> None:
@@ -134,7 +133,6 @@ def _write_quarantine(spark: SparkSession, config: Config, plan: Plan, results: 
         delta_io.append(quarantine, path, txn=plan.txn, properties=properties)
     else:  # readers (and the right to erasure) expect the table, even while it is empty
         lake.ensure_table(spark, path, schemas.QUARANTINE, properties=properties)
-    runs.fault_point("quarantine")
 
 
 def _write_expectation_results(
@@ -150,7 +148,6 @@ def _write_expectation_results(
         )
     path = lake.ops(config, lake.EXPECTATION_RESULTS)
     delta_io.append(lake.small_frame(spark, rows, schemas.EXPECTATION_RESULTS), path, txn=plan.txn)
-    runs.fault_point("expectations")
 
 
 def _write_audit(
@@ -165,7 +162,6 @@ def _write_audit(
     delta_io.append(
         lake.small_frame(spark, rows, schemas.INGEST_AUDIT), lake.ops(config, lake.AUDIT), txn=plan.txn
     )
-    runs.fault_point("audit")
 
 
 def run_batch(spark: SparkSession, config: Config, plan: Plan, resumed: bool) -> list[Audit]:
@@ -176,7 +172,6 @@ def run_batch(spark: SparkSession, config: Config, plan: Plan, resumed: bool) ->
         _classify_all(spark, config, plan, results)
         if not resumed:
             write_plan(spark, config, plan)
-        runs.fault_point("plan")
         # Step 3: different tables, each write idempotent; the audit (step 4) only once all are committed.
         writes = [functools.partial(_write_bronze, spark, config, plan, c) for c in results]
         writes.append(functools.partial(_write_quarantine, spark, config, plan, results))

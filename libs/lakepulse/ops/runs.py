@@ -7,25 +7,11 @@ bookkeeping layer both read, not inside bronze.
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import os
-import signal
 import uuid
-
-log = logging.getLogger("lakepulse.ops")
-
-FAULT_ENV = "LAKEPULSE_FAULT_AFTER"
 
 
 def new_run_id() -> str:
     return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-
-
-def fault_point(step: str) -> None:
-    """Test hook: `LAKEPULSE_FAULT_AFTER=<step>` kills this process (SIGKILL, no cleanup) right after `step`."""
-    if os.environ.get(FAULT_ENV) == step:
-        log.warning("fault injection: killing the process after %s", step)
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def now_text() -> str:

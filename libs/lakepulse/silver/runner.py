@@ -38,7 +38,7 @@ from lakepulse.contracts.sources import SOURCES
 from lakepulse.errors import UsageError
 from lakepulse.ops import lake
 from lakepulse.ops.lake import expectation_rows
-from lakepulse.ops.runs import fault_point, make_batch_id, now_text
+from lakepulse.ops.runs import make_batch_id, now_text
 from lakepulse.runtime import delta_io, streams, threads
 from lakepulse.silver import app_logs, billing, customers, events, prices, requests, weather
 from lakepulse.silver.common import Context, Unit
@@ -287,7 +287,6 @@ def bronze_rows(
 def run_step(spark: SparkSession, config: Config, step: Step, key: bytes) -> list[StepResult]:
     if not step.resumed:
         _record_state(spark, config, step, "planned")
-    fault_point("refine-plan")
     ctx = Context(config, key, step.txn, step.run_id, step.recorded_at)
     done: dict[str, tuple[StepResult, list]] = {}
 
@@ -299,7 +298,6 @@ def run_step(spark: SparkSession, config: Config, step: Step, key: bytes) -> lis
         if bronze is not None:
             written = unit.step(spark, bronze, ctx)
             rows, checks = written.rows, written.checks
-        fault_point(f"refine:{name}")
         done[name] = (StepResult(name, step.batch_id, len(batch_ids), rows), checks)
 
     # Units write different silver tables, each write idempotent: they run from a few driver threads.
