@@ -39,14 +39,22 @@ class Truth:
         return self.records[source] - sum(self.bad.get(source, Counter()).values()) - self.duplicates[source]
 
 
-def _write(path: Path, text: str, gz: bool = False, truncate: bool = False) -> None:
+def _write(
+    path: Path, text: str, gz: bool = False, truncate: bool = False, bom: bool = False, tail: bytes = b""
+) -> None:
+    """Writes `text` as UTF-8 (after a byte-order mark if `bom`), then the raw bytes `tail`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode("utf-8")
+    data = ("\ufeff" if bom else "").encode("utf-8") + text.encode("utf-8") + tail
     if gz:
         data = gzip.compress(data)
         if truncate:
             data = data[: len(data) // 2]
     path.write_bytes(data)
+
+
+def landing_text(path: Path) -> str:
+    """A plain landing file's text as a reader sees it: UTF-8 (bad bytes as U+FFFD), no byte-order mark."""
+    return path.read_bytes().decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
 def _event(i: int, day: str, event_type: str = "page_view", **extra) -> dict:
@@ -116,9 +124,15 @@ def write_events(landing: Path, truth: Truth) -> None:
     # An exact duplicate inside the same file.
     dup_in_file = lines1[3]
     truth.add("events", duplicate=True)
+    # The file starts with a byte-order mark (as Windows tools write it): its first record loads like any
+    # other. Its last line is Latin-1, not UTF-8 ("café" as one byte 0xE9): never loaded with U+FFFD.
+    latin1 = json.dumps(_event(108, DAYS[0], session_id="s-caf\xe9"), ensure_ascii=False).encode("latin-1")
+    truth.add("events", "bad_encoding")
     _write(
         landing / "events" / f"date={DAYS[0]}" / "part-00000.json",
         "\n".join([*lines1, *(b for b, _ in bad1), dup_in_file]) + "\n",
+        bom=True,
+        tail=latin1 + b"\n",
     )
     truth.files["events"] += 1
 

@@ -21,6 +21,7 @@ from tests.ingest_fixtures import (
     Truth,
     _customer,
     fixture_lake,
+    landing_text,
     rows,
     run,
     table,
@@ -90,7 +91,7 @@ def test_bronze_holds_exactly_the_loaded_records_as_received(spark, lake):
     landing_lines = set()
     for path in (home / "landing").rglob("part-*"):
         if path.suffix != ".gz":
-            landing_lines.update(path.read_text(encoding="utf-8").splitlines())
+            landing_lines.update(landing_text(path).splitlines())
     for source in SOURCES:
         bronze = table(spark, home, "bronze", source)
         assert bronze.count() == truth.loaded(source), source

@@ -29,6 +29,7 @@ from tests.ingest_fixtures import (
     _write,
     fixture_lake,
     forget_fixture_lakes,
+    landing_text,
     run,
     table,
     versions,
@@ -259,7 +260,7 @@ def test_new_files_are_refined_incrementally(spark, lake):
     forget_fixture_lakes()
     lines = [_event(i, "2026-01-03") for i in range(600, 605)]
     late = _event(605, DAYS[1], "page_view")
-    resent = (copy / "landing/events/date=2026-01-01/part-00000.json").read_text().splitlines()[0]
+    resent = landing_text(copy / "landing/events/date=2026-01-01/part-00000.json").splitlines()[0]
     _write(
         copy / "landing/events/date=2026-01-03/part-00000.json",
         "\n".join([*map(json.dumps, [*lines, late]), resent]) + "\n",

@@ -183,9 +183,14 @@ def unreadable_files(spark: SparkSession, files: list[LandingFile]) -> list[Land
 
 
 def read_lines(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
-    """Every line of `files` as `raw`, with `source_file` and `ingest_date` (its day folder, if any)."""
+    """Every line of `files` as `raw`, with `source_file` and `ingest_date` (its day folder, if any).
+
+    A byte-order mark is an encoding artefact, not content: it is dropped where a file starts with one.
+    Bytes that are not UTF-8 are decoded by Spark as U+FFFD; the `bad_encoding` rule quarantines them.
+    """
     lines = spark.read.text([f.path for f in files]).select(
-        F.col("value").alias("raw"), source_file_column().alias("source_file")
+        F.regexp_replace(F.col("value"), "^\ufeff", "").alias("raw"),
+        source_file_column().alias("source_file"),
     )
     return lines.select("*", landing_date_column().alias("ingest_date"))
 

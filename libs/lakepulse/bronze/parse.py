@@ -24,6 +24,10 @@ from lakepulse.contracts import sources as S
 from lakepulse.contracts.expectations import Expectation
 
 FIELD_SEP = "\x01"
+# Spark's text reader decodes bytes that are not UTF-8 as U+FFFD, so a record holding one lost bytes on
+# the way in (or was sent with the character itself, equally unusable): it is quarantined, never loaded.
+BAD_ENCODING = "bad_encoding"
+REPLACEMENT_CHARACTER = "\ufffd"
 
 # Apache Combined Log Format + response time (ms) + service; strict, so a line that does not have this
 # exact shape is an unparseable_log_line rather than a row of half-filled fields.
@@ -95,8 +99,12 @@ def _json_type_ok(kind: str, json_type: Column) -> Column:
 
 
 def schema_rules(source: S.Source) -> list[Expectation]:
-    """The rules every declared field implies: malformed record, required fields, declared types."""
-    rules = [Expectation(source.malformed_reason, "NOT _malformed")]
+    """The rules every record and declared field implies: text that is UTF-8, a well-formed record,
+    required fields, declared types."""
+    rules = [
+        Expectation(BAD_ENCODING, f"NOT contains(raw, '{REPLACEMENT_CHARACTER}')"),
+        Expectation(source.malformed_reason, "NOT _malformed"),
+    ]
     for f in source.fields:
         if f.required:
             rules.append(Expectation(f"missing_field:{f.name}", f"length(trim({string_col(f.name)})) > 0"))
