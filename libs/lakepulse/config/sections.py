@@ -139,6 +139,8 @@ class ModelsConfig(_Section):
     max_evals: int = 4
     """Hyperopt trials per model family (logistic regression, gradient-boosted trees), one nested run
     each."""
+    patience: int = 8
+    """A family's search stops after this many trials without a better validation ROC AUC (0: never)."""
     gbt_max_iter: int = 60
     """Upper bound of the gradient-boosted trees' number of trees in the search space."""
     as_of_every_days: int = 2

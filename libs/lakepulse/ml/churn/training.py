@@ -98,6 +98,8 @@ def _log_inputs(config: Config, data: TrainingData, sizes: dict[str, float]) -> 
             "churn_active_days": config.gold.churn_active_days,
             "as_of_every_days": config.models.as_of_every_days,
             "max_evals": config.models.max_evals,
+            "startup_trials": search.startup_trials(config.models.max_evals),
+            "patience": config.models.patience,
             "gbt_max_iter": config.models.gbt_max_iter,
             "seed": config.models.seed,
             "numeric_features": len(spec.numeric),
