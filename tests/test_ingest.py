@@ -154,6 +154,8 @@ def test_running_again_changes_no_table(spark, lake):
         (["--source", "billing", "--path", "/nonexistent/focus.csv"], "does not exist"),
         (["--trigger-interval", "1 minute"], "--trigger-interval needs --stream"),
         (["--source", "events", "--path", "FIFO"], "not a regular file"),
+        (["--source", "customers", "--path", "HOME/landing/events"], "in the landing folder of events, not"),
+        (["--source", "events", "--path", "HOME/landing"], "holds every source's landing folder"),
     ],
 )
 def test_bad_command_line_input_is_one_line_and_writes_nothing(spark, tmp_path, capsys, args, message):
@@ -163,6 +165,7 @@ def test_bad_command_line_input_is_one_line_and_writes_nothing(spark, tmp_path, 
         fifo = tmp_path / "feed.json"
         os.mkfifo(fifo)
         args = [str(fifo) if a == "FIFO" else a for a in args]
+    args = [a.replace("HOME", str(home)) for a in args]
     assert run("ingest", home, *args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("lakepulse ingest: error:") and message in err[0]

@@ -56,6 +56,24 @@ class Request:
         return name if name in SOURCES else None
 
 
+def _check_not_another_source(config: Config, name: str, given: str, root: str) -> None:
+    """Refuses a --path inside another source's landing folder, or one holding the whole landing root:
+    its files would be booked as `name`'s and rejected (or worse, loaded) as its records, for good."""
+    landing_root = paths.local_path(config.paths.landing).rstrip("/")
+    local = paths.local_path(root).rstrip("/")
+    if landing_root == local or landing_root.startswith(local + "/"):
+        raise UsageError(
+            f"--path {given} holds every source's landing folder; --source {name} reads only {name}"
+        )
+    everything = Request(tuple(SOURCES.values()), config.paths.landing, None, "ingest/all")
+    owner = everything.source_of(root, config.paths.landing)
+    if owner is not None and owner != name:
+        raise UsageError(
+            f"--path {given} is in the landing folder of {owner}, not {name}: its files would be booked as "
+            f"{name} records"
+        )
+
+
 def resolve(config: Config, source_name: str | None, path: str | None) -> Request:
     """Validates the request before anything is written: source name, paths, readability."""
     if path is not None and source_name is None:
@@ -76,6 +94,7 @@ def resolve(config: Config, source_name: str | None, path: str | None) -> Reques
         s = source(source_name)
         root = path if "://" in path or path.startswith("file:") else os.path.abspath(path)
         landing.check_readable(root, f"--path for {s.name}")
+        _check_not_another_source(config, s.name, path, root)
         digest = hashlib.sha1(root.encode("utf-8")).hexdigest()[:10]
         return Request((s,), root, s.name, f"ingest/{s.name}-{digest}")
     if source_name is not None:
