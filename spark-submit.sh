@@ -34,6 +34,17 @@ EOF
 ENV_NAME=local
 MASTER=""
 SUBMIT_OPTS=()
+# A user's --jars, --py-files, --files and --driver-java-options are added to lakepulse's own (spark-submit
+# keeps only the last of each flag, so passing them through would drop the Delta jars or the library).
+USER_JARS="" USER_PY_FILES="" USER_FILES="" USER_JAVA_OPTS=""
+add_user_list() {
+  case "$1" in
+    --jars) USER_JARS="${USER_JARS:+$USER_JARS,}$2" ;;
+    --py-files) USER_PY_FILES="${USER_PY_FILES:+$USER_PY_FILES,}$2" ;;
+    --files) USER_FILES="${USER_FILES:+$USER_FILES,}$2" ;;
+    --driver-java-options) USER_JAVA_OPTS="${USER_JAVA_OPTS:+$USER_JAVA_OPTS }$2" ;;
+  esac
+}
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -41,6 +52,9 @@ while [ $# -gt 0 ]; do
     --env=*) ENV_NAME="${1#--env=}"; shift ;;
     --master) [ $# -ge 2 ] || die "--master needs a value"; MASTER="$2"; shift 2 ;;
     --master=*) MASTER="${1#--master=}"; shift ;;
+    --jars|--py-files|--files|--driver-java-options)
+      [ $# -ge 2 ] || die "$1 needs a value"; add_user_list "$1" "$2"; shift 2 ;;
+    --jars=*|--py-files=*|--files=*|--driver-java-options=*) add_user_list "${1%%=*}" "${1#*=}"; shift ;;
     --verbose|--supervise) SUBMIT_OPTS+=("$1"); shift ;;
     --*=*) SUBMIT_OPTS+=("$1"); shift ;;
     --*) [ $# -ge 2 ] || die "$1 needs a value"; SUBMIT_OPTS+=("$1" "$2"); shift 2 ;;
@@ -90,9 +104,9 @@ export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$PY}"
 exec "$SUBMIT" \
   "${SPARK_ARGS[@]}" \
   --name "lakepulse-$JOB" \
-  --driver-java-options "-Dlog4j.configurationFile=file:$ROOT/conf/log4j2.properties" \
-  --jars "$JARS" \
-  --py-files "$ARCHIVE" \
-  --files "$CONF_FILE" \
+  --driver-java-options "-Dlog4j.configurationFile=file:$ROOT/conf/log4j2.properties${USER_JAVA_OPTS:+ $USER_JAVA_OPTS}" \
+  --jars "$JARS${USER_JARS:+,$USER_JARS}" \
+  --py-files "$ARCHIVE${USER_PY_FILES:+,$USER_PY_FILES}" \
+  --files "$CONF_FILE${USER_FILES:+,$USER_FILES}" \
   ${SUBMIT_OPTS[@]+"${SUBMIT_OPTS[@]}"} \
   "$JOB_FILE" --env "$ENV_NAME" --config "$CONF_FILE" "$@"
