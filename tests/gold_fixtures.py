@@ -21,6 +21,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from lakepulse.contracts import schemas
+from lakepulse.silver.common import CHANGE_FEED, CHANGE_FEED_TABLES
 
 UTC = dt.UTC
 START = dt.date(2026, 1, 1)
@@ -403,6 +404,8 @@ def write(
         df = spark.createDataFrame(_arrow(silver.tables[name], schema), schema)
         df = df.repartition(*partitions) if partitions else df.repartition(1)  # one file per partition
         writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+        if name in CHANGE_FEED_TABLES:  # as refine makes them: gold reads which days changed
+            writer = writer.options(**CHANGE_FEED)
         if partitions:
             writer = writer.partitionBy(*partitions)
         writer.save(f"{lake}/silver/{name}")

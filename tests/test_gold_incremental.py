@@ -155,3 +155,46 @@ def test_rerunning_a_day_replaces_it_and_never_duplicates(spark, grown, tmp_path
     for table in KPI_TABLES:
         assert writes(table) == versions[table] + 1, table  # the day really was written again
         assert after[table] == before[table], table  # ... and replaced: same rows, none twice
+
+
+def test_late_silver_rows_of_computed_days_reach_gold_on_the_next_default_runs(spark, grown):
+    """Last test of the module: it changes the grown lake. Events merged into silver late, for a day gold
+    computed long ago, are recomputed by the next default runs (no --from/--to), found through silver's
+    change feed; the explicit --as-of run before (previous test) carried the record forward."""
+    home, _ = grown
+    config = make_config(home)
+    events = config.table_path("silver", "events")
+    late_day = _day(60)
+    late = (
+        spark.read.format("delta")
+        .load(events)
+        .where(F.col("event_date") == F.lit(late_day))
+        .withColumn("event_id", F.concat(F.col("event_id"), F.lit("-late")))
+    )
+    assert late.count() > 20
+    late.write.format("delta").mode("append").save(events)  # as refine inserts records that came late
+
+    assert _job("features")(fx.job_args(home)) == 0
+    assert _job("kpis")(fx.job_args(home, "--set", "gold.percentile_accuracy=20")) == 0
+    newest = {r["table"]: (r["from"], r["to"]) for r in _runs(home)}
+    assert newest["gold/customer_features"] == (str(late_day), str(_day(DAYS)))
+    for table in KPI_TABLES:
+        assert newest[f"gold/{table}"] == (str(late_day), str(LAST)), table
+
+    con = fx.oracle(home / "lake")
+    got = [
+        r.asDict()
+        for r in spark.read.format("delta").load(config.table_path("gold", "customer_features")).collect()
+    ]
+    fx.assert_same_rows(got, oracle_features(con, _day(1), _day(DAYS)), keys=("as_of_date", "customer_key"))
+    tk.check_kpi_daily(spark, home, con, FIRST, LAST)
+    tk.check_retention_cohorts(spark, home, con, FIRST, LAST)
+    tk.check_market_signals(spark, home, con, FIRST, LAST)
+    tk.check_promo_response(spark, home, con, FIRST, LAST, ranked=False)
+    tk.check_cost_kpis(spark, home, con)
+
+    # Nothing changed since: the next default runs compute nothing.
+    runs_before = len(_runs(home))
+    assert _job("kpis")(fx.job_args(home, "--set", "gold.percentile_accuracy=20")) == 0
+    again = _runs(home)[runs_before:]
+    assert len(again) == len(KPI_TABLES) and all(r["from"] is None for r in again)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from delta.tables import DeltaTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -53,6 +54,10 @@ DAY_PARTITIONED = {
 # Silver tables that are not partitioned but carry a day column reads can filter on.
 DAY_COLUMNS = {**DAY_PARTITIONED, "weather": "date"}
 _PARTITION_VALUE = re.compile(r"/[a-z_]+=(\d{4}-\d{2}-\d{2})/")
+# A gold commit's user metadata key for the silver versions its run read; commits searched for it (auto
+# compaction may commit after a write).
+SILVER_VERSIONS = "silver_versions"
+RECORD_COMMITS = 10
 
 
 @dataclass(frozen=True)
@@ -290,6 +295,50 @@ def done_through(spark: SparkSession, path: str, column: str) -> dt.date | None:
     return delta_io.read_delta(spark, path).agg(F.max(column)).first()[0]
 
 
+def _silver_versions(ctx: Context, table: Table) -> dict[str, int]:
+    """The clock tables' versions, taken before they are read (a commit landing during the read is
+    then read again by the next run, never missed)."""
+    return {name: delta_io.table_version(ctx.spark, ctx.silver_path(name)) for name in table.clock}
+
+
+def late_change(ctx: Context, table: Table, recorded: dict | None) -> dt.date | None:
+    """The earliest day of the table's clock tables that silver changed since the versions the table's
+    last default run read (Change Data Feed: only those commits are read), or None."""
+    earliest = None
+    for name, since in ((recorded or {}).get(SILVER_VERSIONS) or {}).items():
+        path = ctx.silver_path(name)
+        current = delta_io.table_version(ctx.spark, path) if name in table.clock else None
+        if current is None or since is None or current <= since:
+            continue
+        try:
+            day = delta_io.earliest_change(ctx.spark, path, DAY_PARTITIONED[name], since + 1, current)
+        except AnalysisException as exc:
+            log.warning(
+                "gold/%s: silver/%s records no change feed for versions %d..%d, so late records there are "
+                "not recomputed (rerun those days with --from/--to): %s",
+                table.name, name, since + 1, current, str(exc).splitlines()[0],
+            )  # fmt: skip
+            continue
+        if day is not None and (earliest is None or day < earliest):
+            earliest = day
+    return earliest
+
+
+def _days_to_compute(
+    ctx: Context, table: Table, request: DayRequest, path: str, recorded: dict | None
+) -> DayRange | None:
+    """The planned days, widened back to the earliest day silver changed since the last default run."""
+    first, last = computable_days(ctx, table)
+    done = done_through(ctx.spark, path, table.done_column or table.date_column)
+    days = planner.plan_days(request, done, first, last, table.name)
+    late = None if request.explicit or done is None else late_change(ctx, table, recorded)
+    if late is None or late > min(done, last) or max(first, late) > last:
+        return days
+    start = max(first, late)
+    log.info("gold/%s: silver changed on %s since the last run: recomputing from %s", table.name, late, start)
+    return DayRange(min(start, days.start) if days else start, days.end if days else last)
+
+
 def run_table(
     spark: SparkSession,
     config: Config,
@@ -297,22 +346,31 @@ def run_table(
     request: DayRequest,
     bounds: dict[str, tuple[dt.date, dt.date]] | None = None,
 ) -> TableRun:
-    """Plans and writes one gold table; `bounds` is a silver-bounds cache shared by a job's tables."""
+    """Plans and writes one gold table; `bounds` is a silver-bounds cache shared by a job's tables.
+
+    A default run records the silver versions it read in its commit; the next default run recomputes
+    every day from the earliest one silver changed since (late records reach computed days). A run with
+    explicit days carries the previous record forward, so it never hides a change from the next one.
+    """
     ctx = Context(spark, config) if bounds is None else Context(spark, config, _bounds=bounds)
     path = config.table_path("gold", table.name)
-    first, last = computable_days(ctx, table)
-    days = planner.plan_days(
-        request, done_through(spark, path, table.done_column or table.date_column), first, last, table.name
+    recorded = (
+        delta_io.latest_user_metadata(spark, path, RECORD_COMMITS, SILVER_VERSIONS)
+        if delta_io.is_delta(spark, path)
+        else None
     )
+    versions = recorded if request.explicit else {SILVER_VERSIONS: _silver_versions(ctx, table)}
+    days = _days_to_compute(ctx, table, request, path, recorded)
     if days is None:
-        log.info("gold/%s: up to date (computable days end %s)", table.name, last)
+        log.info("gold/%s: up to date (computable days end %s)", table.name, computable_days(ctx, table)[1])
         return TableRun(table.name, None, None, ())
     df = table.build(ctx, days)
     replace = table.replace(days) if table.replace else days.predicate(table.date_column)
     # One file per written day partition, or one file for the small unpartitioned tables (a few rows per
     # day): no small files to compact afterwards.
     df = df.repartition(*table.partition_by) if table.partition_by else df.repartition(1)
-    delta_io.overwrite(df, path, table.partition_by, replace_where=replace)
+    metadata = json.dumps(versions, sort_keys=True) if versions else None
+    delta_io.overwrite(df, path, table.partition_by, replace_where=replace, user_metadata=metadata)
     rows = _rows_written(spark, path)
     run = TableRun(table.name, days, rows, tuple(ctx.reads))
     log.info(

@@ -63,6 +63,47 @@ def append(
     writer.save(path)
 
 
+def latest_user_metadata(spark: SparkSession, path: str, commits: int, key: str) -> dict | None:
+    """The newest JSON user metadata holding `key` among the table's last `commits` commits."""
+    import json
+
+    # Bounded collect: at most `commits` rows of commit metadata, newest first.
+    for row in DeltaTable.forPath(spark, path).history(commits).select("userMetadata").collect():
+        text = row["userMetadata"]
+        if text and text.startswith("{"):
+            value = json.loads(text)
+            if isinstance(value, dict) and key in value:
+                return value
+    return None
+
+
+def earliest_change(spark: SparkSession, path: str, column: str, first_version: int, last_version: int):
+    """min(`column`) over the rows the table's Change Data Feed records for versions first..last.
+
+    Reads only what those commits added or removed (bounded by the changes, never the history); raises
+    pyspark's AnalysisException when the feed was not enabled for all of those versions.
+    """
+    from pyspark.sql import functions as F
+
+    changes = (
+        spark.read.format("delta")
+        .option("readChangeFeed", "true")
+        .option("startingVersion", first_version)
+        .option("endingVersion", last_version)
+        .load(path)
+    )
+    return changes.agg(F.min(column)).first()[0]
+
+
+def ensure_properties(spark: SparkSession, path: str, properties: Mapping[str, str]) -> None:
+    """Sets table properties an existing table lacks (one metadata commit, only when needed)."""
+    current = DeltaTable.forPath(spark, path).detail().select("properties").first()["properties"] or {}
+    missing = {k: v for k, v in properties.items() if current.get(k) != v}
+    if missing:
+        settings = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(missing.items()))
+        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({settings})")
+
+
 def recent_user_metadata(spark: SparkSession, path: str, commits: int) -> set[str]:
     """The user metadata of the table's last `commits` commits, read from the log's commit infos."""
     # Bounded collect: at most `commits` rows of commit metadata, never table data.
@@ -71,10 +112,16 @@ def recent_user_metadata(spark: SparkSession, path: str, commits: int) -> set[st
 
 
 def overwrite(
-    df: DataFrame, path: str, partition_by: Sequence[str] = (), replace_where: str | None = None
+    df: DataFrame,
+    path: str,
+    partition_by: Sequence[str] = (),
+    replace_where: str | None = None,
+    user_metadata: str | None = None,
 ) -> None:
     """Replaces the table, or with `replace_where` only the rows matching that predicate."""
     writer = df.write.format("delta").mode("overwrite")
+    if user_metadata is not None:
+        writer = writer.option("userMetadata", user_metadata)
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     if replace_where is not None:

@@ -115,6 +115,12 @@ def dml_txn(spark: SparkSession, txn: tuple[str, int]) -> Iterator[None]:
             spark.conf.unset(TXN_VERSION_CONF)
 
 
+# Day-partitioned silver tables record their changes (Delta's Change Data Feed): gold reads which days
+# changed since its last run, so late records reach the gold days already computed (gold.runner).
+CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}
+CHANGE_FEED_TABLES = ("events", "requests", "app_logs", "billing")
+
+
 def merge_insert_new(
     spark: SparkSession,
     df: DataFrame,
@@ -125,7 +131,8 @@ def merge_insert_new(
 ) -> None:
     """Inserts the rows of `df` that match no target row (first arrival wins); creates the table on first use."""
     if not delta_io.is_delta(spark, path):
-        delta_io.append(df.repartition(*partition_by) if partition_by else df, path, partition_by, txn=txn)
+        frame = df.repartition(*partition_by) if partition_by else df
+        delta_io.append(frame, path, partition_by, txn=txn, properties=CHANGE_FEED)
         return
     with dml_txn(spark, txn):
         DeltaTable.forPath(spark, path).alias("t").merge(
@@ -135,4 +142,4 @@ def merge_insert_new(
 
 def append_by_day(df: DataFrame, path: str, day_column: str, txn: tuple[str, int]) -> None:
     """Appends with one file per day partition, so Delta's auto compaction has nothing left to compact."""
-    delta_io.append(df.repartition(F.col(day_column)), path, [day_column], txn=txn)
+    delta_io.append(df.repartition(F.col(day_column)), path, [day_column], txn=txn, properties=CHANGE_FEED)

@@ -40,7 +40,7 @@ from lakepulse.ops import lake
 from lakepulse.ops.lake import expectation_rows
 from lakepulse.ops.runs import make_batch_id, now_text
 from lakepulse.runtime import delta_io, streams, threads
-from lakepulse.silver import app_logs, billing, customers, events, prices, requests, weather
+from lakepulse.silver import app_logs, billing, common, customers, events, prices, requests, weather
 from lakepulse.silver.common import Context, Unit
 
 log = logging.getLogger("lakepulse.silver")
@@ -327,6 +327,11 @@ def refine(spark: SparkSession, config: Config, units: list[Unit], run_id: str) 
     steps = pending_steps(spark, config, units, run_id)
     if not steps:
         log.info("nothing new to refine")
+    else:  # tables made before silver recorded its changes start recording them with this run
+        for table in common.CHANGE_FEED_TABLES:
+            path = config.table_path("silver", table)
+            if delta_io.is_delta(spark, path):
+                delta_io.ensure_properties(spark, path, common.CHANGE_FEED)
     for step in steps:
         for result in run_step(spark, config, step, key):
             log.info(
