@@ -63,6 +63,16 @@ def test_events_are_unique_typed_and_pseudonymised(spark, lake):
     assert dict(events.dtypes)["unit_price"] == "decimal(12,2)"
 
 
+def test_silver_day_tables_record_their_changes_for_gold(spark, lake):
+    """Gold finds late records through the change feed of these tables (docs/gold.md)."""
+    from deltalake import DeltaTable
+
+    home, _ = lake
+    for name in ("events", "requests", "app_logs", "billing"):
+        configuration = DeltaTable(str(home / "lake" / "silver" / name)).metadata().configuration
+        assert configuration.get("delta.enableChangeDataFeed") == "true", name
+
+
 def test_customers_current_state_and_history(spark, lake):
     home, _ = lake
     expected = {f"C{i:08d}": PLANS[i % 3] for i in range(7)}
