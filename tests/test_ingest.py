@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import time
 from collections import Counter
 
 import pytest
@@ -27,6 +28,7 @@ from tests.ingest_fixtures import (
     table,
     versions,
     write_events,
+    write_landing,
 )
 
 SOURCES = ("events", "access_logs", "app_logs", "billing", "customers", "prices", "weather")
@@ -368,3 +370,18 @@ def test_an_unknown_source_in_the_unknown_value_actions_is_refused(tmp_path, cap
     code = run("ingest", tmp_path / "home", "--set", "reference.unknown_values.event=keep")
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "unknown source 'event'" in err[0], err
+
+
+def test_a_source_ingested_after_another_loses_none_of_its_older_files(spark, tmp_path):
+    """`ingest.max_file_age_hours` counts from each source's own newest booked file: ingesting the events
+    first must not make the other sources' older files count as ingested (they were skipped unread)."""
+    home = tmp_path / "home"
+    truth = write_landing(home / "landing")
+    month_ago = time.time() - 30 * 86400
+    for path in (home / "landing").rglob("*"):
+        if path.is_file() and "events" not in path.relative_to(home / "landing").parts[0]:
+            os.utime(path, (month_ago, month_ago))
+    assert run("ingest", home, "--source", "events") == 0
+    assert run("ingest", home) == 0
+    for source in SOURCES:
+        assert table(spark, home, "bronze", source).count() == truth.loaded(source), source

@@ -22,6 +22,7 @@ driver threads at once.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 
 from pyspark.sql import DataFrame, SparkSession
@@ -87,6 +88,8 @@ def write_plan(spark: SparkSession, config: Config, plan: Plan) -> None:
     ]
     path = lake.ops(config, lake.FILES)
     marker = f"{plan.batch_id} {plan.run_id}"
+    if plan.newest:
+        marker += " " + json.dumps({"newest": dict(plan.newest)}, sort_keys=True)
     frame = lake.small_frame(spark, rows, schemas.INGESTED_FILES)
     delta_io.append(frame, path, txn=plan.txn, user_metadata=marker)
     # With a concurrent run, only one plan gets this batch number: Delta skips an append whose txnAppId

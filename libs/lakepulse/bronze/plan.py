@@ -20,6 +20,9 @@ class Plan:
     run_id: str
     ingested_at: str  # UTC text, see lakepulse.ops.lake.small_frame
     mode: str
+    # Per source, the newest modification time of any file booked up to and including this plan (UTC
+    # text): carried in the plan's commit, the reference point of `ingest.max_file_age_hours`.
+    newest: tuple[tuple[str, str], ...] = ()
 
     @property
     def batch_id(self) -> str:

@@ -14,6 +14,7 @@ ignoreCorruptFiles keep its first lines and silently drop the rest.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -126,33 +127,43 @@ class Bookkeeping:
     """What ingestion needs to know of its past, read from the newest plans only (never all of history).
 
     `last_version` is the newest planned batch number (-1 before the first); `pending` the plans without an
-    audit row; `newest_file` the latest modification time among the recent plans' files (UTC text), the
-    reference point of `ingest.max_file_age_hours`.
+    audit row; `newest` per source the latest modification time of its booked files (UTC text), the
+    reference point of `ingest.max_file_age_hours` for that source's files. A source absent from it has
+    no booked file (or none known): all its listed files are looked up.
     """
 
     last_version: int
     pending: tuple[Plan, ...]
-    newest_file: str | None
+    newest: dict[str, str]
 
 
-def last_planned_version(spark: SparkSession, config: Config) -> int | None:
-    """The newest planned batch number, from the plan commits' user metadata (`write_plan`).
+def last_plan_marker(spark: SparkSession, config: Config) -> tuple[int, dict[str, str]] | None:
+    """The newest planned batch number and the per-source newest file times its commit carries (empty
+    for plans written before they did), from the plan commits' user metadata (`write_plan`).
 
     Reads the last commits of the bookkeeping table only; None when none of them is a plan (a table
     written by an older lakepulse, or maintained more than 100 times since its last plan).
     """
     path = lake.ops(config, lake.FILES)
-    versions = [
-        int(m.group(1))
-        for text in delta_io.recent_user_metadata(spark, path, 100)
-        if (m := PLAN_MARKER.match(text))
-    ]
-    return max(versions, default=None)
+    found = []
+    for text in delta_io.recent_user_metadata(spark, path, 100):
+        m = PLAN_MARKER.match(text)
+        if m:
+            extra = text.split(" ", 2)[2] if text.count(" ") >= 2 else ""
+            newest = json.loads(extra).get("newest", {}) if extra.startswith("{") else {}
+            found.append((int(m.group(1)), newest))
+    return max(found, default=None, key=lambda item: item[0])
+
+
+def last_planned_version(spark: SparkSession, config: Config) -> int | None:
+    marker = last_plan_marker(spark, config)
+    return None if marker is None else marker[0]
 
 
 def bookkeeping(spark: SparkSession, config: Config, mode: str) -> Bookkeeping:
     """Recent plans and their audit rows, read through Delta's file skipping on the batch columns."""
-    last = last_planned_version(spark, config)
+    marker = last_plan_marker(spark, config)
+    last, carried = marker if marker is not None else (None, {})
     if last is None:  # one full read, as before plans carried their number in the commit
         row = _read(spark, config, lake.FILES).agg(F.max("txn_version").alias("v")).first()
         last = -1 if row["v"] is None else int(row["v"])
@@ -187,12 +198,46 @@ def bookkeeping(spark: SparkSession, config: Config, mode: str) -> Bookkeeping:
     for version, group in sorted(grouped.items()):
         files = tuple((r["source"], f) for r in group for f in landing.to_files([r]))
         plans.append(Plan(version, files, group[0]["run_id"], group[0]["ingested_at"], mode))
-    newest = max((r["modified_at"] for r in rows), default=None)
-    return Bookkeeping(last, tuple(plans), newest)
+    return Bookkeeping(
+        last, tuple(plans), merge_newest(carried, ((r["source"], r["modified_at"]) for r in rows))
+    )
+
+
+def merge_newest(newest: dict[str, str], files) -> dict[str, str]:
+    """`newest` with the (source, modification time text) pairs of `files` folded in (latest wins)."""
+    out = dict(newest)
+    for source_name, modified_at in files:
+        if modified_at > out.get(source_name, ""):
+            out[source_name] = modified_at
+    return out
+
+
+def _within_horizon(config: Config, request: Request, newest: dict[str, str], hours: int):
+    """A filter on listed files: modified no more than `hours` before their own source's newest booked
+    file. A source with no booked file keeps every listed file (its first ingestion reads them all)."""
+    age = F.expr(f"INTERVAL {int(hours)} HOURS")
+    modified = F.col("modified_at").cast("timestamp")
+    if request.single is not None:
+        known = newest.get(request.single)
+        if known is None or request.root != config.landing_path(request.single):
+            return None  # a --path names its files: they are looked up whatever their age
+        return modified >= F.lit(known).cast("timestamp") - age
+    root = re.escape(paths.local_path(config.paths.landing).rstrip("/"))
+    source_of = F.regexp_extract(F.col("path"), rf"{root}/([^/]+)/", 1)
+    cutoff = None
+    for name, known in sorted(newest.items()):
+        limit = F.lit(known).cast("timestamp") - age
+        cutoff = F.when(source_of == name, limit) if cutoff is None else cutoff.when(source_of == name, limit)
+    return None if cutoff is None else F.coalesce(modified >= cutoff, F.lit(True))
 
 
 def _new_files(
-    spark: SparkSession, config: Config, candidates: DataFrame, known: Bookkeeping, full_check: bool
+    spark: SparkSession,
+    config: Config,
+    request: Request,
+    candidates: DataFrame,
+    known: Bookkeeping,
+    full_check: bool,
 ) -> list[landing.LandingFile]:
     """The candidates not booked yet, looked up among booked files no older than the oldest candidate.
 
@@ -203,9 +248,9 @@ def _new_files(
     newest booked file counts as ingested, as Spark's file stream does with maxFileAge.
     """
     hours = config.ingest.max_file_age_hours
-    if hours > 0 and not full_check and known.newest_file is not None:
-        horizon = F.lit(known.newest_file).cast("timestamp") - F.expr(f"INTERVAL {int(hours)} HOURS")
-        candidates = candidates.where(F.col("modified_at").cast("timestamp") >= horizon)
+    horizon = _within_horizon(config, request, known.newest, hours) if hours > 0 and not full_check else None
+    if horizon is not None:
+        candidates = candidates.where(horizon)
     listed = landing.to_files(candidates.collect())  # metadata of the files within the horizon
     if not listed:
         return []
@@ -254,14 +299,14 @@ def ingest_files(
     audits = []
     # Before the first ingestion there is no bookkeeping to read: no interrupted batch, no booked file.
     first = not delta_io.is_delta(spark, lake.ops(config, lake.FILES))
-    known = Bookkeeping(-1, (), None) if first else bookkeeping(spark, config, mode)
+    known = Bookkeeping(-1, (), {}) if first else bookkeeping(spark, config, mode)
     for plan in known.pending:
         log.info("resuming interrupted batch %s (%d files)", plan.batch_id, len(plan.files))
         audits += batch.run_batch(spark, config, plan, resumed=True)
     fresh = (
         landing.to_files(candidates.collect())
         if first
-        else _new_files(spark, config, candidates, known, full_check)
+        else _new_files(spark, config, request, candidates, known, full_check)
     )
     files = []
     for f in sorted(fresh, key=lambda f: (f.modified_at, f.path)):
@@ -277,8 +322,10 @@ def ingest_files(
     chunks = bounded_batches(files, cap, mb * 1_000_000)
     if len(chunks) > 1:
         log.info("%d new files in %d batches of at most %d files or %d MB", len(files), len(chunks), cap, mb)
+    newest = known.newest
     for number, chunk in enumerate(chunks, start=known.last_version + 1):
-        plan = Plan(number, tuple(chunk), run_id, runs.now_text(), mode)
+        newest = merge_newest(newest, ((name, f.modified_at) for name, f in chunk))
+        plan = Plan(number, tuple(chunk), run_id, runs.now_text(), mode, tuple(sorted(newest.items())))
         new = batch.run_batch(spark, config, plan, resumed=False)
         for a in new:
             log.info(
