@@ -15,15 +15,16 @@ import sys
 from pathlib import Path
 
 from bench.render import render
-from bench.results_file import ROOT, reanalyse, write_results
+from bench.results_file import ROOT, reanalyse, reconcile_again, write_results
 from bench.verdicts import evaluate
 
 
 def main(argv: list[str] | None = None) -> int:
     """python -m bench.report [--reanalyse] [results.json] [BENCHMARKS.md]
 
-    --reanalyse re-reads the run's event logs (kept in the work folder) with the current bench.eventlog
-    and saves the summaries into results.json before rendering: same run, same figures, new analysis.
+    --reanalyse re-reads the run's event logs and lakes (kept in the work folder) with the current
+    bench.eventlog and bench.reconcile and saves the summaries into results.json before rendering: same
+    run, same figures, new analysis.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     again = "--reanalyse" in argv
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     dst = Path(argv[1]) if len(argv) > 1 else ROOT / "BENCHMARKS.md"
     results = json.loads(src.read_text(encoding="utf-8"))
     if again:
-        print(f"re-analysed {reanalyse(results)} event logs")
+        print(f"re-analysed {reanalyse(results)} event logs, reconciled {reconcile_again(results)} lakes")
     results["summary"] = evaluate(results)
     if again:
         write_results(results, src)

@@ -39,3 +39,20 @@ def reanalyse(results: dict) -> int:
             proc["eventlog"] = eventlog.summarize(path, window).as_dict()
             done += 1
     return done
+
+
+def reconcile_again(results: dict) -> int:
+    """Recomputes each scale size's reconciliation from its lake (when still on disk); returns how many."""
+    from bench.reconcile import audit_totals, reconcile
+
+    done = 0
+    for label, size in ((results.get("scale") or {}).get("sizes") or {}).items():
+        home = size.get("home")
+        if home and not Path(home).is_absolute():
+            home = str(ROOT / home)
+        audited = audit_totals(home) if home else None
+        if audited is not None:
+            landed = (results["datasets"].get(size.get("dataset") or f"events-{label}") or {}).get("records")
+            size["reconciliation"] = reconcile(landed, audited)
+            done += 1
+    return done

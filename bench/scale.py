@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from bench.landing import link_landing
+from bench.reconcile import audit_totals, reconcile
 from bench.records import ref
 from lakepulse.config import load_config
 
@@ -71,7 +72,9 @@ def run_scale(bench) -> None:
         duck = (
             run_duckdb(bench, f"{label}: DuckDB kpi_daily", home) if steps.get("kpis", {}).get("ok") else None
         )
+        landed = (bench.results["datasets"].get(f"events-{label}") or {}).get("records")
         sizes[label] = {
+            "reconciliation": reconcile(landed, audit_totals(home)),
             "events_requested": n,
             "dataset": f"events-{label}",
             "home": str(home),
