@@ -81,11 +81,14 @@ def test_a_users_spark_submit_options_win_over_the_environment_and_their_jars_ar
     result = submit(
         *("--conf", "spark.sql.shuffle.partitions=7", "--driver-memory", "1234m", "--jars", str(user_jar)),
         *("--conf", "spark.eventLog.enabled=true", "--conf", f"spark.eventLog.dir=file://{logs}"),
+        *("--conf", "spark.eventLog.compress=false", "--conf", "spark.eventLog.rolling.enabled=false"),
         *("ingest", "--source", "weather", "--path", str(weather), "--set", f"paths.home={home}"),
         env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    events = [json.loads(line) for path in logs.iterdir() for line in path.read_text().splitlines()]
+    # One plain JSON-lines file (Spark 4 would otherwise roll and compress it with zstd).
+    files = [path for path in logs.rglob("*") if path.is_file() and not path.name.startswith(".")]
+    events = [json.loads(line) for path in files for line in path.read_text().splitlines() if line.strip()]
     (props,) = [e["Spark Properties"] for e in events if e["Event"] == "SparkListenerEnvironmentUpdate"]
     assert (props["spark.sql.shuffle.partitions"], props["spark.driver.memory"]) == ("7", "1234m")
     jars = props["spark.jars"].split(",")
