@@ -44,8 +44,11 @@ def build_session(
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     conf = spark_conf_for(config)
     if launched_by_spark_submit():
-        from pyspark import SparkConf
+        from pyspark import SparkConf, SparkContext
 
+        # The submission's settings are system properties of spark-submit's JVM; a SparkConf reads them
+        # only once the gateway to that JVM is open (before, it is an empty Python-side map).
+        SparkContext._ensure_initialized()
         conf = missing_from_submission(conf, dict(SparkConf().getAll()))
     for key, value in {**conf, **(extra or {})}.items():
         builder = builder.config(key, value)
