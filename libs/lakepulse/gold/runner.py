@@ -213,13 +213,15 @@ def _silver_versions(ctx: Context, table: Table) -> dict[str, int]:
     return {name: delta_io.table_version(ctx.spark, ctx.silver_path(name)) for name in table.clock}
 
 
-def late_change(ctx: Context, table: Table, recorded: dict | None) -> dt.date | None:
-    """The earliest day of the table's clock tables that silver changed since the versions the table's
-    last default run read (Change Data Feed: only those commits are read), or None."""
+def late_change(
+    ctx: Context, table: Table, recorded: dict | None, versions: dict[str, int]
+) -> dt.date | None:
+    """The earliest day of the clock tables (at `versions`, their versions now) that silver changed since
+    the versions the table's last default run read (Change Data Feed: only those commits), or None."""
     earliest = None
     for name, since in ((recorded or {}).get(SILVER_VERSIONS) or {}).items():
         path = ctx.silver_path(name)
-        current = delta_io.table_version(ctx.spark, path) if name in table.clock else None
+        current = versions.get(name)
         if current is None or since is None or current <= since:
             continue
         try:
@@ -237,13 +239,18 @@ def late_change(ctx: Context, table: Table, recorded: dict | None) -> dt.date | 
 
 
 def _days_to_compute(
-    ctx: Context, table: Table, request: DayRequest, path: str, recorded: dict | None
+    ctx: Context,
+    table: Table,
+    request: DayRequest,
+    path: str,
+    recorded: dict | None,
+    versions: dict[str, int],
 ) -> DayRange | None:
     """The planned days, widened back to the earliest day silver changed since the last default run."""
     first, last = computable_days(ctx, table)
     done = done_through(ctx.spark, path, table.done_column or table.date_column)
     days = planner.plan_days(request, done, first, last, table.name)
-    late = None if request.explicit or done is None else late_change(ctx, table, recorded)
+    late = None if request.explicit or done is None else late_change(ctx, table, recorded, versions)
     if late is None or late > min(done, last) or max(first, late) > last:
         return days
     start = max(first, late)
@@ -271,8 +278,9 @@ def run_table(
         if delta_io.is_delta(spark, path)
         else None
     )
-    versions = recorded if request.explicit else {SILVER_VERSIONS: _silver_versions(ctx, table)}
-    days = _days_to_compute(ctx, table, request, path, recorded)
+    current = {} if request.explicit else _silver_versions(ctx, table)
+    versions = recorded if request.explicit else {SILVER_VERSIONS: current}
+    days = _days_to_compute(ctx, table, request, path, recorded, current)
     if days is None:
         log.info("gold/%s: up to date (computable days end %s)", table.name, computable_days(ctx, table)[1])
         return TableRun(table.name, None, None, ())

@@ -7,6 +7,7 @@ or restarted batch is applied exactly once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
 from delta.tables import DeltaTable
@@ -65,12 +66,8 @@ def append(
 
 def latest_user_metadata(spark: SparkSession, path: str, commits: int, key: str) -> dict | None:
     """The newest JSON user metadata holding `key` among the table's last `commits` commits."""
-    import json
-
-    # Bounded collect: at most `commits` rows of commit metadata, newest first.
-    for row in DeltaTable.forPath(spark, path).history(commits).select("userMetadata").collect():
-        text = row["userMetadata"]
-        if text and text.startswith("{"):
+    for text in _recent_metadata(spark, path, commits):
+        if text.startswith("{"):
             value = json.loads(text)
             if isinstance(value, dict) and key in value:
                 return value
@@ -106,9 +103,14 @@ def ensure_properties(spark: SparkSession, path: str, properties: Mapping[str, s
 
 def recent_user_metadata(spark: SparkSession, path: str, commits: int) -> set[str]:
     """The user metadata of the table's last `commits` commits, read from the log's commit infos."""
+    return set(_recent_metadata(spark, path, commits))
+
+
+def _recent_metadata(spark: SparkSession, path: str, commits: int) -> list[str]:
+    """The non-null user metadata of the last `commits` commits, newest first."""
     # Bounded collect: at most `commits` rows of commit metadata, never table data.
     history = DeltaTable.forPath(spark, path).history(commits).select("userMetadata").collect()
-    return {r["userMetadata"] for r in history if r["userMetadata"] is not None}
+    return [r["userMetadata"] for r in history if r["userMetadata"] is not None]
 
 
 def overwrite(
