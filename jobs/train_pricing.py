@@ -1,8 +1,7 @@
 """Fits price elasticity per category (log-log demand, MLflow), registers lakepulse-pricing, writes prices.
 
-Reads silver/events, silver/prices and silver/weather; writes gold/price_elasticities (estimate and 95%
-interval per category) and gold/price_recommendations (from the pricing champion). On generated data
-the planted elasticities are compared with the estimates and the errors are logged and printed.
+Reads gold/product_demand_daily (written by `kpis`); writes gold/price_elasticities (estimate and 95%
+interval per category) and gold/price_recommendations (from the pricing champion).
 """
 
 import sys

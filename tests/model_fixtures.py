@@ -449,3 +449,11 @@ def write_pricing_lake(spark, config, world: PricingWorld, truth: bool = True) -
         truth_dir = Path(config.paths.landing) / "_truth"
         truth_dir.mkdir(parents=True, exist_ok=True)
         world.truth.to_csv(truth_dir / "elasticities.csv", index=False)
+    # The pricing model reads gold only: kpis builds gold/product_demand_daily from this silver, every
+    # day of the world named so that a rewritten world replaces the days a previous one wrote.
+    from tests.conftest import load_job
+
+    last = min(world.events["event_date"]) + dt.timedelta(days=world.days - 1)
+    argv = [*job_args(Path(config.paths.home)), "--tables", "product_demand_daily"]
+    argv += ["--from", str(min(world.events["event_date"])), "--to", str(last)]
+    assert load_job("kpis").main(argv) == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from pyspark.sql import DataFrame
@@ -90,3 +91,29 @@ def write_planted(truth_dir: Path, p: GenerateParams, scenario: Scenario) -> Non
 
 def write_json(truth_dir: Path, name: str, value: dict) -> None:
     _write_json(truth_dir / name, value)
+
+
+def planted_elasticities(landing: str | Path) -> dict[str, float] | None:
+    """The planted elasticity per category of generated data (landing/_truth), None for real data.
+
+    Read here, in the kit, and never by the product: the model and its job know nothing of the truth;
+    tests, demos and the bench compare its estimates (gold/price_elasticities) with these.
+    """
+    path = Path(str(landing).removeprefix("file:")) / "_truth" / "elasticities.csv"
+    if not path.exists():
+        return None
+    with path.open(encoding="utf-8", newline="") as f:
+        return {row["category"]: float(row["elasticity"]) for row in csv.DictReader(f)}
+
+
+def elasticity_errors(estimates: Mapping[str, float], planted: Mapping[str, float]) -> dict[str, float]:
+    """|estimate - planted| / |planted| per planted category.
+
+    NaN when the category got no estimate, so a missing fit shows up as missing instead of as a
+    small error.
+    """
+    out = {}
+    for category, truth in sorted(planted.items()):
+        estimate = estimates.get(category, float("nan"))
+        out[category] = abs(estimate - truth) / abs(truth) if truth else float("nan")
+    return out

@@ -35,6 +35,7 @@ from lakepulse.gold import (
     kpi_daily,
     market_signals,
     planner,
+    product_demand,
     promo_response,
     retention_cohorts,
 )
@@ -150,6 +151,19 @@ def build_cost_kpis(ctx: Context, days: DayRange) -> DataFrame:
     )
 
 
+def build_product_demand(ctx: Context, days: DayRange) -> DataFrame:
+    needs = product_demand.NEEDS
+    weather = None
+    if delta_io.is_delta(ctx.spark, ctx.silver_path("weather")):
+        weather = ctx.read("weather", needs["weather"], days)
+    else:
+        log.warning("gold/product_demand_daily: no silver/weather table, weather controls left null")
+    prices = ctx.read("prices", needs["prices"])
+    return ctx.read("events", needs["events"], days).transform(
+        product_demand.product_demand_daily(days, prices, weather)
+    )
+
+
 FEATURE_TABLES = (
     Table(
         "customer_features",
@@ -174,6 +188,7 @@ KPI_TABLES = (
     Table("market_signals", "date", ("events",), build_market_signals),
     Table("promo_response", "date", ("events",), build_promo_response),
     Table("cost_kpis_daily", "date", ("billing", "requests", "events"), build_cost_kpis),
+    Table("product_demand_daily", "date", ("events",), build_product_demand),
 )
 
 

@@ -1,8 +1,9 @@
-"""Gold KPIs: daily KPIs, retention cohorts, market signals, promo response and cost KPIs, incrementally.
+"""Gold KPIs: daily KPIs, retention cohorts, market signals, promo response, cost KPIs and product demand.
 
-Writes gold/kpi_daily, gold/retention_cohorts, gold/market_signals, gold/promo_response and
-gold/cost_kpis_daily from silver, each reading only the days its windows need and replacing the days
-it computes. Default: every complete silver day not yet computed. See docs/gold.md.
+Writes gold/kpi_daily, gold/retention_cohorts, gold/market_signals, gold/promo_response,
+gold/cost_kpis_daily and gold/product_demand_daily (the pricing model's input) from silver, each
+reading only the days its windows need and replacing the days it computes. Default: every complete
+silver day not yet computed. See docs/gold.md.
 """
 
 from __future__ import annotations

@@ -140,20 +140,6 @@ def holdout_rmse(fits: Mapping[str, CategoryFit], test: pd.DataFrame) -> float:
     return float(np.sqrt(np.average((actual[ok] - predicted[ok]) ** 2, weights=w)))
 
 
-def relative_errors(fits: Mapping[str, CategoryFit], truth: Mapping[str, float]) -> dict[str, float]:
-    """|estimate - planted| / |planted| per planted category.
-
-    NaN when the category got no estimate, so a missing fit shows up as missing instead of as a
-    small error.
-    """
-    out = {}
-    for category, planted in sorted(truth.items()):
-        fit = fits.get(category)
-        estimate = fit.elasticity if fit is not None else float("nan")
-        out[category] = abs(estimate - planted) / abs(planted) if planted else float("nan")
-    return out
-
-
 def summarize(fits: Mapping[str, CategoryFit], sequence: Sequence[str] | None = None) -> list[str]:
     """One line per category for the job's output, interval included: an estimate without its
     uncertainty invites reading noise as a finding."""

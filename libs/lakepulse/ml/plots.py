@@ -75,17 +75,13 @@ def elasticity_figure(
     estimates: Sequence[float],
     ci_low: Sequence[float],
     ci_high: Sequence[float],
-    truth: Sequence[float | None] | None = None,
 ) -> Figure:
-    """Estimated elasticity per category with its 95% interval; crosses mark the planted truth if known."""
+    """Estimated elasticity per category with its 95% interval."""
     y = np.arange(len(categories))
     est = np.asarray(estimates, dtype=float)
     err = np.vstack([est - np.asarray(ci_low, dtype=float), np.asarray(ci_high, dtype=float) - est])
     fig, ax = plt.subplots(figsize=(6, 0.45 * len(categories) + 1.5))
     ax.errorbar(est, y, xerr=err, fmt="o", capsize=3, label="estimate (95% CI)")
-    if truth is not None and any(t is not None for t in truth):
-        ty = [i for i, t in enumerate(truth) if t is not None]
-        ax.scatter([truth[i] for i in ty], ty, marker="x", color="red", zorder=3, label="planted")
     ax.axvline(-1, color="grey", linestyle=":", linewidth=1)
     ax.set_yticks(y, categories)
     ax.set(xlabel="price elasticity of demand", title="Elasticity per category")

@@ -1,9 +1,9 @@
 """Price elasticity per category from a log-log demand model, tracked and registered in MLflow.
 
-`train` is what the `train_pricing` job runs: build the demand dataset from pinned silver versions
-(`demand`), fit per category (`demand_fit`), judge the method on a time holdout, log and register the
-`DemandModel` (`demand_model`), write gold/price_elasticities, and refresh gold/price_recommendations
-from whichever version is champion (`pricing_recommend`). `refresh_recommendations` is what `score`
+`train` is what the `train_pricing` job runs: read gold/product_demand_daily at a pinned version (the
+product-days with a purchase, `demand`), fit per category (`demand_fit`), judge the method on a time
+holdout, log and register the `DemandModel` (`demand_model`), write gold/price_elasticities, and
+refresh gold/price_recommendations from whichever version is champion (`pricing_recommend`). `refresh_recommendations` is what `score`
 runs. The names listed in `__all__` stay importable from here as before the split; `DemandModel` must,
 because versions registered before it were pickled as `lakepulse.ml.pricing.DemandModel`.
 """
@@ -11,7 +11,6 @@ because versions registered before it were pickled as `lakepulse.ml.pricing.Dema
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import math
 import sys
 from collections.abc import Mapping
@@ -25,19 +24,12 @@ from pyspark.sql import types as T
 
 from lakepulse.config import Config
 from lakepulse.errors import LakepulseError
-from lakepulse.ml.demand import (
-    DEMAND_SCHEMA,
-    daily_weather,
-    demand_by_product_day,
-    first_prices,
-    purchases_at_list_price,
-)
+from lakepulse.ml.demand import DEMAND_SCHEMA, fit_rows
 from lakepulse.ml.demand_fit import (
     fit_all,
     fit_category,
     holdout_rmse,
     holdout_split,
-    relative_errors,
     summarize,
 )
 from lakepulse.ml.demand_model import (
@@ -77,36 +69,29 @@ __all__ = [
     "DemandModel",
     "PricingRun",
     "add_controls",
-    "daily_weather",
-    "demand_by_product_day",
     "elasticities_frame",
     "elasticities_from_model",
-    "first_prices",
     "fit_all",
     "fit_category",
+    "fit_rows",
     "holdout_rmse",
     "holdout_split",
     "load_champion",
-    "load_sources",
+    "load_demand",
     "metric_key",
     "model_input_example",
     "predict_log_units",
-    "purchases_at_list_price",
     "recommendations",
     "refresh_recommendations",
-    "relative_errors",
     "run_metrics",
     "run_params",
     "summarize",
     "train",
-    "truth_elasticities",
 ]
 # Champions registered before the layered layout were pickled (by reference) as
 # lakepulse.models.pricing.DemandModel: that name resolves to this module once it is imported.
 sys.modules.setdefault("lakepulse.models", sys.modules["lakepulse.ml"])
 sys.modules.setdefault("lakepulse.models.pricing", sys.modules[__name__])
-
-log = logging.getLogger("lakepulse.ml")
 
 ELASTICITIES_SCHEMA = T.StructType(
     [
@@ -134,7 +119,6 @@ class PricingRun:
     promotion: Promotion
     fits: dict[str, CategoryFit]
     test_rmse: float
-    errors: dict[str, float] | None  # relative elasticity error per planted category
     recommendations: int | None
 
 
@@ -174,46 +158,28 @@ def elasticities_frame(
     return spark.createDataFrame(rows, ELASTICITIES_SCHEMA)
 
 
-def truth_elasticities(spark: SparkSession, config: Config) -> dict[str, float] | None:
-    """The planted elasticities of generated data (landing/_truth), or None for real data."""
-    from lakepulse.runtime import delta_io
-
-    path = f"{config.paths.landing.rstrip('/')}/_truth/elasticities.csv"
-    if not any(
-        p.rstrip("/").endswith("elasticities.csv")
-        for p in delta_io.list_children(spark, path.rsplit("/", 1)[0])
-    ):
-        return None
-    frame = spark.read.option("header", True).csv(path).select("category", F.col("elasticity").cast("double"))
-    # Bounded collect: one row per category.
-    return {r["category"]: float(r["elasticity"]) for r in frame.collect()}
+DEMAND_TABLE = "product_demand_daily"
 
 
-def load_sources(spark: SparkSession, config: Config) -> tuple[dict[str, DataFrame], dict[str, int]]:
-    """The silver tables pricing reads, each pinned at its current version (weather is optional).
+def load_demand(spark: SparkSession, config: Config) -> tuple[DataFrame, dict[str, int]]:
+    """gold/product_demand_daily pinned at its current version, and that version by table name.
 
-    Pinned so the run trains on exactly the versions it logs, and can be reproduced by time travel.
+    Pinned so the run trains on exactly the version it logs, and can be reproduced by time travel.
     """
     from lakepulse.ml.tracking import read_pinned
-    from lakepulse.runtime import delta_io
 
-    frames, versions = {}, {}
-    for table in ("events", "prices", "weather"):
-        if table == "weather" and not delta_io.is_delta(spark, config.table_path("silver", table)):
-            log.warning("pricing: no silver/weather table, fitting without weather controls")
-            continue
-        frames[table], versions[f"silver/{table}"] = read_pinned(spark, config, "silver", table)
-    return frames, versions
+    demand, version = read_pinned(spark, config, "gold", DEMAND_TABLE)
+    return demand, {f"gold/{DEMAND_TABLE}": version}
 
 
-def collect_demand(sources: Mapping[str, DataFrame]) -> pd.DataFrame:
-    """The product-day demand table on the driver, where the per-category fits run."""
-    purchases = purchases_at_list_price(sources["events"], sources["prices"])
-    demand = demand_by_product_day(purchases, sources.get("weather"))
-    # Bounded collect: one row per product and day, whatever the number of purchases.
-    frame = demand.orderBy("category", "product_id", "date").toPandas()
+def collect_demand(demand: DataFrame) -> pd.DataFrame:
+    """The product-days with a purchase on the driver, where the per-category fits run."""
+    # Bounded collect: one row per product and day with a purchase, whatever the number of purchases.
+    frame = fit_rows(demand).orderBy("category", "product_id", "date").toPandas()
     if frame.empty:
-        raise LakepulseError("pricing: no purchase in silver/events has a list price in silver/prices")
+        raise LakepulseError(
+            f"pricing: gold/{DEMAND_TABLE} holds no purchase at a known list price (run kpis first)"
+        )
     return frame
 
 
@@ -246,27 +212,25 @@ def train(spark: SparkSession, config: Config) -> PricingRun:
     from lakepulse.ml import tracking
 
     tracking.setup_mlflow(config)
-    sources, versions = load_sources(spark, config)
-    frame = collect_demand(sources)
+    demand, versions = load_demand(spark, config)
+    frame = collect_demand(demand)
     fit_part, test_part = holdout_split(frame, config.models.demand_holdout_fraction)
     test_rmse = holdout_rmse(fit_all(fit_part), test_part)
     # The registered model is refitted on every day: the holdout only judges the method.
     fits = fit_all(frame)
-    truth = truth_elasticities(spark, config)
-    errors = relative_errors(fits, truth) if truth else None
 
     with mlflow.start_run(run_name="train_pricing") as run:
         run_id = run.info.run_id
         mlflow.set_tags({"lakepulse.job": "train_pricing", "lakepulse.env": config.env})
         mlflow.log_params(run_params(config, frame, fits))
         tracking.log_table_versions(config, versions)
-        mlflow.log_metrics(run_metrics(fits, test_rmse, truth, errors))
-        log_plots(frame, fits, truth)
+        mlflow.log_metrics(run_metrics(fits, test_rmse))
+        log_plots(frame, fits)
         promotion = log_and_register(frame, DemandModel(fits), run_id, test_rmse)
 
     write_elasticities(spark, config, fits, run_id, promotion)
-    written = refresh_recommendations(spark, config, sources=sources)
-    return PricingRun(run_id, promotion, fits, test_rmse, errors, written)
+    written = refresh_recommendations(spark, config, demand=demand)
+    return PricingRun(run_id, promotion, fits, test_rmse, written)
 
 
 def load_champion(config: Config) -> tuple[object | None, DemandModel | None]:
@@ -284,11 +248,12 @@ def load_champion(config: Config) -> tuple[object | None, DemandModel | None]:
 
 
 def refresh_recommendations(
-    spark: SparkSession, config: Config, sources: Mapping[str, DataFrame] | None = None
+    spark: SparkSession, config: Config, demand: DataFrame | None = None
 ) -> int | None:
     """Recomputes gold/price_recommendations from the pricing champion; None when there is no champion.
 
-    From the champion, not from the latest run: a challenger that lost must not set prices.
+    From the champion, not from the latest run: a challenger that lost must not set prices. As of the
+    demand table's newest day, from its closing prices and the baseline window's days only.
     """
     from lakepulse.ml import tracking
     from lakepulse.runtime import delta_io
@@ -297,21 +262,15 @@ def refresh_recommendations(
     champion, model = load_champion(config)
     if champion is None:
         return None
-    if sources is None:
-        sources, _ = load_sources(spark, config)
-    events = sources["events"]
-    # The newest event day: a max over the partition column (one row).
-    as_of = events.agg(F.max("event_date")).first()[0]
+    if demand is None:
+        demand, _ = load_demand(spark, config)
+    # The newest computed day: a max over one column (one row).
+    as_of = demand.agg(F.max("date")).first()[0]
     if as_of is None:
-        raise LakepulseError("pricing: silver/events is empty, no demand to base recommendations on")
-    # Only the baseline window's partitions are read and joined to the price history.
+        raise LakepulseError(f"pricing: gold/{DEMAND_TABLE} is empty, no demand to base recommendations on")
     first_day = as_of - dt.timedelta(days=config.models.demand_baseline_days - 1)
-    purchases = purchases_at_list_price(
-        events.filter(F.col("event_date") >= F.lit(first_day)), sources["prices"]
-    )
     recs = recommendations(
-        sources["prices"],
-        purchases,
+        demand.filter(F.col("date") >= F.lit(first_day)),
         elasticities_from_model(spark, model),
         as_of,
         config.models.price_max_change,

@@ -17,7 +17,6 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakepulse.ml.demand import first_prices
 from lakepulse.ml.demand_model import DemandModel
 
 RECOMMENDATIONS_SCHEMA = T.StructType(
@@ -43,7 +42,7 @@ RECOMMENDATIONS_SCHEMA = T.StructType(
 )
 
 
-def baseline_demand(purchases: DataFrame, as_of: dt.date, baseline_days: int) -> DataFrame:
+def baseline_demand(demand: DataFrame, as_of: dt.date, baseline_days: int) -> DataFrame:
     """(q_product_id, q0): mean daily units over the `baseline_days` days up to `as_of`.
 
     Divided by the window's length, not by the days with a purchase, so a day without one counts as
@@ -51,36 +50,34 @@ def baseline_demand(purchases: DataFrame, as_of: dt.date, baseline_days: int) ->
     """
     start = as_of - dt.timedelta(days=baseline_days - 1)
     return (
-        purchases.filter(F.col("event_date").between(F.lit(start), F.lit(as_of)))
+        demand.filter(F.col("date").between(F.lit(start), F.lit(as_of)))
         .groupBy(F.col("product_id").alias("q_product_id"))
         .agg((F.sum("quantity") / F.lit(float(baseline_days))).alias("q0"))
     )
 
 
 def recommendation_inputs(
-    prices: DataFrame,
-    purchases: DataFrame,
+    demand: DataFrame,
     elasticities: DataFrame,
     as_of: dt.date,
     unit_cost_ratio: float,
     baseline_days: int,
 ) -> DataFrame:
-    """(product_id, category, p0, cost, q0, elasticity, ci_high) per product with a current price.
+    """(product_id, category, p0, cost, q0, elasticity, ci_high) per product with a list price at the
+    end of `as_of` (gold/product_demand_daily's closing price: the price in force now).
 
     A product of a category without an estimate is left out: there is nothing to recommend from.
     """
-    current = prices.filter(F.col("valid_to").isNull()).select(
-        "product_id", "category", F.col("price").cast("double").alias("p0")
-    )
-    costs = first_prices(prices).select(
-        F.col("product_id").alias("c_product_id"),
+    current = demand.filter((F.col("date") == F.lit(as_of)) & F.col("list_price").isNotNull()).select(
+        "product_id",
+        "category",
+        F.col("list_price").alias("p0"),
         (F.col("base_price") * F.lit(unit_cost_ratio)).alias("cost"),
     )
-    recent = baseline_demand(purchases, as_of, baseline_days)
+    recent = baseline_demand(demand, as_of, baseline_days)
     e = elasticities.select(F.col("category").alias("e_category"), "elasticity", "ci_high")
     return (
-        current.join(costs, current["product_id"] == costs["c_product_id"], how="inner")
-        .join(recent, current["product_id"] == recent["q_product_id"], how="left")
+        current.join(recent, current["product_id"] == recent["q_product_id"], how="left")
         .join(e, current["category"] == e["e_category"], how="inner")
         .filter(F.col("elasticity").isNotNull())
         .select(
@@ -176,8 +173,7 @@ def to_recommendations(
 
 
 def recommendations(
-    prices: DataFrame,
-    purchases: DataFrame,
+    demand: DataFrame,
     elasticities: DataFrame,
     as_of: dt.date,
     max_change: float,
@@ -188,11 +184,12 @@ def recommendations(
 ) -> DataFrame:
     """One row per product with a current price and an estimate (RECOMMENDATIONS_SCHEMA).
 
-    `elasticities`: (category, elasticity, ci_high). Baseline demand is the product's mean daily
-    quantity over the `baseline_days` days up to `as_of` (days without a purchase count as zero).
+    `demand`: gold/product_demand_daily (at least the baseline window's days); `elasticities`:
+    (category, elasticity, ci_high). Baseline demand is the product's mean daily quantity over the
+    `baseline_days` days up to `as_of` (days without a purchase count as zero).
     """
     return (
-        recommendation_inputs(prices, purchases, elasticities, as_of, unit_cost_ratio, baseline_days)
+        recommendation_inputs(demand, elasticities, as_of, unit_cost_ratio, baseline_days)
         .transform(with_recommended_price(max_change))
         .transform(with_expected_demand)
         .transform(to_recommendations(as_of, model_version, generated_at))

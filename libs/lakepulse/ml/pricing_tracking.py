@@ -37,12 +37,7 @@ def metric_key(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_\-./ ]", "_", text)
 
 
-def run_metrics(
-    fits: Mapping[str, CategoryFit],
-    test_rmse: float,
-    truth: Mapping[str, float] | None,
-    errors: Mapping[str, float] | None,
-) -> dict[str, float]:
+def run_metrics(fits: Mapping[str, CategoryFit], test_rmse: float) -> dict[str, float]:
     """Every figure a run logs, by name; a NaN (a category without an estimate) is left out, so the
     run's metrics hold only figures that exist and a comparison across runs never averages a NaN."""
     finite_r2 = [f.r2 for f in fits.values() if math.isfinite(f.r2)]
@@ -54,13 +49,6 @@ def run_metrics(
         metrics[f"elasticity_ci_high.{key}"] = f.ci_high
         metrics[f"elasticity_std_error.{key}"] = f.std_error
         metrics[f"r2.{key}"] = f.r2
-    if errors:
-        for c, err in errors.items():
-            metrics[f"elasticity_rel_error.{metric_key(c)}"] = err
-            metrics[f"elasticity_planted.{metric_key(c)}"] = truth[c]
-        metrics["max_elasticity_rel_error"] = max(errors.values())
-        metrics["categories_within_10pct"] = float(sum(e <= 0.10 for e in errors.values()))
-        metrics["categories_planted"] = float(len(errors))
     return {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)}
 
 
@@ -81,10 +69,8 @@ def run_params(config: Config, frame: pd.DataFrame, fits: Mapping[str, CategoryF
     }
 
 
-def log_plots(
-    frame: pd.DataFrame, fits: Mapping[str, CategoryFit], truth: Mapping[str, float] | None
-) -> None:
-    """Estimates with their intervals (and planted values), the fitted curves, and the data behind them."""
+def log_plots(frame: pd.DataFrame, fits: Mapping[str, CategoryFit]) -> None:
+    """Estimates with their intervals, the fitted curves, and the data behind them."""
     import mlflow
 
     from lakepulse.ml import plots
@@ -95,7 +81,6 @@ def log_plots(
         [fits[c].elasticity for c in order],
         [fits[c].ci_low for c in order],
         [fits[c].ci_high for c in order],
-        [truth.get(c) for c in order] if truth else None,
     )
     mlflow.log_figure(fig, "plots/elasticities.png")
     plots.close(fig)
