@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 
 from tests import gold_fixtures as fx
 from tests import test_gold_kpis as tk
+from tests import test_gold_product_demand as tp
 from tests.conftest import load_job, make_config
 from tests.test_gold_features import oracle_features
 
@@ -26,7 +27,14 @@ FIRST = dt.date(2025, 10, 1)
 DAYS = 100
 LAST = FIRST + dt.timedelta(days=DAYS - 1)
 SCALE = {"start": FIRST, "days": DAYS, "customers": 50}
-KPI_TABLES = ("kpi_daily", "retention_cohorts", "market_signals", "promo_response", "cost_kpis_daily")
+KPI_TABLES = (
+    "kpi_daily",
+    "retention_cohorts",
+    "market_signals",
+    "promo_response",
+    "cost_kpis_daily",
+    "product_demand_daily",
+)
 
 
 def _job(name: str):
@@ -106,6 +114,7 @@ def test_an_incremental_day_reads_only_the_partitions_its_windows_need(spark, gr
         "gold/market_signals": window(LAST - dt.timedelta(days=tk.R + tk.B - 1), LAST),
         "gold/promo_response": window(LAST - dt.timedelta(days=tk.W - 1), LAST),
         "gold/cost_kpis_daily": [str(LAST)],
+        "gold/product_demand_daily": [str(LAST)],
     }
     for table, partitions in expected.items():
         assert reads[table]["silver/events"]["partitions"] == partitions, table
@@ -132,6 +141,7 @@ def test_day_by_day_tables_equal_the_all_at_once_oracles(spark, grown):
     tk.check_market_signals(spark, home, con, FIRST, LAST)
     tk.check_promo_response(spark, home, con, FIRST, LAST, ranked=False)  # 50 customers: too few to rank
     tk.check_cost_kpis(spark, home, con)
+    tp.check_product_demand(spark, home, con, FIRST, LAST)
 
 
 def test_rerunning_a_day_replaces_it_and_never_duplicates(spark, grown, tmp_path):
@@ -192,6 +202,7 @@ def test_late_silver_rows_of_computed_days_reach_gold_on_the_next_default_runs(s
     tk.check_market_signals(spark, home, con, FIRST, LAST)
     tk.check_promo_response(spark, home, con, FIRST, LAST, ranked=False)
     tk.check_cost_kpis(spark, home, con)
+    tp.check_product_demand(spark, home, con, FIRST, LAST)
 
     # Nothing changed since: the next default runs compute nothing.
     runs_before = len(_runs(home))
