@@ -3,9 +3,11 @@
 `train` is what the `train_pricing` job runs: read gold/product_demand_daily at a pinned version (the
 product-days with a purchase, `demand`), fit per category (`demand_fit`), judge the method on a time
 holdout, log and register the `DemandModel` (`demand_model`), write gold/price_elasticities, and
-refresh gold/price_recommendations from whichever version is champion (`pricing_recommend`). `refresh_recommendations` is what `score`
-runs. The names listed in `__all__` stay importable from here as before the split; `DemandModel` must,
-because versions registered before it were pickled as `lakepulse.ml.pricing.DemandModel`.
+refresh gold/price_recommendations from whichever version is champion (`pricing_recommend`).
+`refresh_recommendations` is what `score` runs. The names listed in `__all__` stay importable from
+here as before the split (the demand dataset's Spark transforms moved to `lakepulse.gold.product_demand`
+with the table); `DemandModel` must, because versions registered before it were pickled as
+`lakepulse.ml.pricing.DemandModel`.
 """
 
 from __future__ import annotations
