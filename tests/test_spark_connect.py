@@ -32,13 +32,18 @@ from tests import gold_fixtures as fx
 pytestmark = pytest.mark.slow
 
 CUSTOMERS, DAYS = 40, 21
-STARTED = "Spark Connect server started"
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -78,10 +83,12 @@ def server(tmp_path_factory):
     with open(log_path, "w") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=work)
     try:
-        deadline = time.monotonic() + 240
-        while STARTED not in log_path.read_text(errors="replace"):
+        deadline = time.monotonic() + 300
+        while not listening(port):
             assert proc.poll() is None, f"the Connect server exited: {log_path.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"no Connect server after 240 s: {log_path.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, (
+                f"no Connect server after 300 s: {log_path.read_text()[-3000:]}"
+            )
             time.sleep(1)
         yield f"sc://127.0.0.1:{port}"
     finally:
@@ -95,7 +102,12 @@ def run_job(job: str, home: Path, remote: str, *extra: str) -> subprocess.Comple
     env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT / "libs"), str(PROJECT_ROOT), *inherited])
     env["LAKEPULSE_PSEUDONYM_KEY"] = "connect-test-key-0123456789abcdef"
     command = [sys.executable, str(PROJECT_ROOT / "jobs" / f"{job}.py"), "--remote", remote]
-    command += ["--set", f"paths.home={home}", *[a for item in fx.GOLD_OVERRIDES for a in ("--set", item)], *extra]
+    command += [
+        "--set",
+        f"paths.home={home}",
+        *[a for item in fx.GOLD_OVERRIDES for a in ("--set", item)],
+        *extra,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=PROJECT_ROOT)
 
 
@@ -103,7 +115,10 @@ def run_job(job: str, home: Path, remote: str, *extra: str) -> subprocess.Comple
 def lake(server, tmp_path_factory):
     home = tmp_path_factory.mktemp("connect-home")
     steps = [
-        ("generate", ["--customers", str(CUSTOMERS), "--days", str(DAYS), "--set", "generate.files_per_day=1"]),
+        (
+            "generate",
+            ["--customers", str(CUSTOMERS), "--days", str(DAYS), "--set", "generate.files_per_day=1"],
+        ),
         ("ingest", []),
         ("refine", []),
         ("features", []),
