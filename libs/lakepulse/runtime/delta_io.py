@@ -57,6 +57,32 @@ def table_version(spark: SparkSession, path: str) -> int | None:
     return None if latest is None else int(latest[0])
 
 
+def _has_string(data_type: T.DataType) -> bool:
+    if isinstance(data_type, T.StructType):
+        return any(_has_string(f.dataType) for f in data_type.fields)
+    if isinstance(data_type, T.ArrayType):
+        return _has_string(data_type.elementType)
+    if isinstance(data_type, T.MapType):
+        return _has_string(data_type.keyType) or _has_string(data_type.valueType)
+    return isinstance(data_type, T.StringType)
+
+
+def portable(df: DataFrame) -> DataFrame:
+    """`df` with its string columns of Spark's default string type, as every Delta reader knows it.
+
+    Over Spark Connect (Spark 4.2) a cast to a DataType object (`.cast(field.dataType)`, as the schema
+    conformers do) carries its collation to the server, which keeps it explicit: Delta then records the
+    column as `string collate UTF8_BINARY`, a type other readers (delta-rs, DuckDB's delta) refuse. Casting
+    again by the type's SQL name gives the default type. A classic session has no such casts: untouched.
+    """
+    if not type(df).__module__.startswith("pyspark.sql.connect"):
+        return df
+    strings = {f.name: f.dataType.simpleString() for f in df.schema.fields if _has_string(f.dataType)}
+    if not strings:
+        return df
+    return df.withColumns({name: F.col(f"`{name}`").cast(ddl) for name, ddl in strings.items()})
+
+
 def append(
     df: DataFrame,
     path: str,
@@ -71,7 +97,7 @@ def append(
     `user_metadata` is recorded in the commit's info (see `recent_user_metadata`); `properties` (delta.*
     table properties) apply when this append creates the table.
     """
-    writer = df.write.format("delta").mode("append")
+    writer = portable(df).write.format("delta").mode("append")
     for key, value in (properties or {}).items():
         writer = writer.option(key, value)
     if partition_by:
@@ -141,7 +167,7 @@ def overwrite(
     user_metadata: str | None = None,
 ) -> None:
     """Replaces the table, or with `replace_where` only the rows matching that predicate."""
-    writer = df.write.format("delta").mode("overwrite")
+    writer = portable(df).write.format("delta").mode("overwrite")
     if user_metadata is not None:
         writer = writer.option("userMetadata", user_metadata)
     if partition_by:
@@ -179,7 +205,7 @@ def merge(spark: SparkSession, source: DataFrame, path: str, condition: str, cla
     merges from driver threads do not see each other's views.
     """
     view = f"lakepulse_merge_{uuid.uuid4().hex}"
-    source.createOrReplaceTempView(view)
+    portable(source).createOrReplaceTempView(view)
     try:
         spark.sql(f"MERGE INTO {sql_table(path)} AS t USING {view} AS s ON {condition} {clauses}").collect()
     finally:
