@@ -29,8 +29,6 @@ from lakepulse.runtime.jars import ensure_delta_jars
 from lakepulse.runtime.spark_conf import DELTA_CONF
 from tests import gold_fixtures as fx
 
-pytestmark = pytest.mark.slow
-
 CUSTOMERS, DAYS = 40, 21
 
 
@@ -130,6 +128,7 @@ def lake(server, tmp_path_factory):
     return home
 
 
+@pytest.mark.slow
 def test_jobs_run_end_to_end_over_connect_and_kpi_daily_matches_duckdb(lake):
     from bench import duckdb_kpis
 
@@ -161,6 +160,7 @@ def test_jobs_run_end_to_end_over_connect_and_kpi_daily_matches_duckdb(lake):
     assert isinstance(first, dt.date)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("job", "extra", "reason"),
     [
@@ -177,9 +177,23 @@ def test_parts_that_cannot_run_over_connect_stop_with_one_line(lake, server, job
     assert lines == [f"lakepulse {job}: error: cannot run over Spark Connect: {reason}"], done.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_train_pricing_runs_over_connect(lake, server):
     """The pricing model fits on pandas in the client and logs to MLflow without the Spark flavour."""
     done = run_job("train_pricing", lake, server)
     assert done.returncode == 0, done.stderr[-4000:]
     config = load_config("local", None, [f"paths.home={lake}"])
     assert len(RustDeltaTable(config.table_path("gold", "price_elasticities")).to_pandas()) > 0
+
+
+def test_the_pipeline_names_its_first_step_that_cannot_run_over_connect():
+    """No Spark: the pipeline's check walks its steps as this run would take them."""
+    from lakepulse.jobs import pipeline
+
+    job = pipeline.pipeline_job()
+    why = job.over_connect(job.parser().parse_args([]))
+    assert why == f"step 'train_churn' (skip it with --skip train_churn): {connect.MLFLOW_SPARK_FLAVOUR}"
+    why = job.over_connect(job.parser().parse_args(["--skip", "train_churn"]))
+    assert why is not None and why.startswith("step 'score'")
+    assert job.over_connect(job.parser().parse_args(["--skip", "train_churn", "--skip", "score"])) is None
+    assert job.over_connect(job.parser().parse_args(["--only", "ingest"])) is None
