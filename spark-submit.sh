@@ -21,7 +21,7 @@ job_summary() {  # first line of the job file's module docstring
 usage() {
   cat <<EOF
 usage: ./spark-submit.sh [--env ENV] [--master URL] [spark-submit options] JOB [job args]
-       ./spark-submit.sh [--env ENV] --remote sc://HOST:PORT JOB [job args]   (Spark Connect)
+Spark Connect client: ./spark-submit.sh [--env ENV] --remote sc://HOST:PORT JOB [job args]
 
 environments (conf/*.yaml): $(cd "$ROOT/conf" && ls *.yaml | sed 's/\.yaml$//' | tr '\n' ' ')
 jobs:
