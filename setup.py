@@ -31,6 +31,12 @@ RUNTIME = [
     "requests==2.34.2",  # Delta's jars from Maven Central (runtime.jars); also an mlflow dependency
     "urllib3==2.8.0",  # requests' transport; its Retry makes the jar download retry with backoff
     "py4j==0.10.9.9",  # the version pyspark 4.2.0 bundles
+    # pyspark[connect]'s client side: jobs run with --remote sc://... as Spark Connect clients
+    # (README "Spark Connect"); the versions its 4.2.0 extra allows, with mlflow's protobuf (<8).
+    "grpcio==1.85.3",
+    "grpcio-status==1.85.3",
+    "googleapis-common-protos==1.76.0",
+    "zstandard==0.25.0",
 ]
 
 DEV = [

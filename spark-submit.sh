@@ -2,6 +2,7 @@
 # Submits one lakepulse job to Spark, locally or to a cluster.
 #
 #   ./spark-submit.sh [--env local|cluster] [--master URL] [spark-submit options] JOB [job args]
+#   ./spark-submit.sh [--env ENV] --remote sc://HOST:PORT JOB [job args]     # a Spark Connect client
 #
 # It builds the library into build/lakepulse.zip for --py-files (only when a source changed), adds the
 # cached Delta jars, the environment's Spark settings and its config file, and runs jobs/JOB.py.
@@ -20,6 +21,7 @@ job_summary() {  # first line of the job file's module docstring
 usage() {
   cat <<EOF
 usage: ./spark-submit.sh [--env ENV] [--master URL] [spark-submit options] JOB [job args]
+Spark Connect client: ./spark-submit.sh [--env ENV] --remote sc://HOST:PORT JOB [job args]
 
 environments (conf/*.yaml): $(cd "$ROOT/conf" && ls *.yaml | sed 's/\.yaml$//' | tr '\n' ' ')
 jobs:
@@ -33,6 +35,7 @@ EOF
 
 ENV_NAME=local
 MASTER=""
+REMOTE=""
 SUBMIT_OPTS=()
 # A user's --jars, --py-files, --files and --driver-java-options are added to lakepulse's own (spark-submit
 # keeps only the last of each flag, so passing them through would drop the Delta jars or the library).
@@ -52,6 +55,8 @@ while [ $# -gt 0 ]; do
     --env=*) ENV_NAME="${1#--env=}"; shift ;;
     --master) [ $# -ge 2 ] || die "--master needs a value"; MASTER="$2"; shift 2 ;;
     --master=*) MASTER="${1#--master=}"; shift ;;
+    --remote) [ $# -ge 2 ] || die "--remote needs a value"; REMOTE="$2"; shift 2 ;;
+    --remote=*) REMOTE="${1#--remote=}"; shift ;;
     --jars|--py-files|--files|--driver-java-options)
       [ $# -ge 2 ] || die "$1 needs a value"; add_user_list "$1" "$2"; shift 2 ;;
     --jars=*|--py-files=*|--files=*|--driver-java-options=*) add_user_list "${1%%=*}" "${1#*=}"; shift ;;
@@ -69,6 +74,17 @@ JOB_FILE="$ROOT/jobs/$JOB.py"
 [ -f "$JOB_FILE" ] || die "unknown job '$JOB' (known: $(cd "$ROOT/jobs" && ls *.py | sed 's/\.py$//' | tr '\n' ' '))"
 CONF_FILE="$ROOT/conf/$ENV_NAME.yaml"
 [ -f "$CONF_FILE" ] || die "unknown environment '$ENV_NAME' (known: $(cd "$ROOT/conf" && ls *.yaml | sed 's/\.yaml$//' | tr '\n' ' '))"
+
+# A Spark Connect client needs no JVM, jars or archive of its own: the server has them. The job runs in
+# this Python, and spark-submit's options (which configure a JVM) do not apply.
+if [ -n "$REMOTE" ]; then
+  [ -z "$MASTER" ] || die "--master and --remote exclude each other: the Connect server has its own master"
+  [ "${#SUBMIT_OPTS[@]}" -eq 0 ] && [ -z "$USER_JARS$USER_PY_FILES$USER_FILES$USER_JAVA_OPTS" ] \
+    || die "spark-submit options configure a JVM; with --remote the Connect server's own settings apply"
+  export LAKEPULSE_ROOT="$ROOT"
+  export PYTHONPATH="$ROOT/libs:$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+  exec "$PY" "$JOB_FILE" --env "$ENV_NAME" --config "$CONF_FILE" --remote "$REMOTE" "$@"
+fi
 
 # The library (and the sample kit, for `generate`) as an archive for executors; rebuilt only when a
 # source file is newer than it.

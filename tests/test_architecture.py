@@ -111,3 +111,40 @@ def test_the_product_has_no_test_hook_that_kills_its_own_process():
             if isinstance(node, ast.Call) and "getpid" in ast.dump(node) and "kill" in ast.dump(node.func):
                 hooks.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}")
     assert not hooks, f"the product kills its own process at {hooks}"
+
+
+# The driver JVM and the SparkContext exist only on a classic session: a module using them cannot run
+# over Spark Connect. Each allowed use is named here with its reason.
+CLASSIC_ONLY = ("_jvm", "_jsc", "sparkContext")
+CLASSIC_ONLY_ALLOWED = {
+    # default_parallelism: SparkContext.defaultParallelism on a classic session, a stand-in over Connect.
+    "libs/lakepulse/runtime/session.py": {"sparkContext"},
+}
+
+
+def classic_only_uses(root: Path) -> dict[str, set[str]]:
+    """Per module under libs/, the names of CLASSIC_ONLY it uses as an attribute or a name (docstrings,
+    comments and strings do not count)."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(root.glob("libs/**/*.py")):
+        rel = path.relative_to(root).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
+            if name in CLASSIC_ONLY:
+                found.setdefault(rel, set()).add(name)
+    return found
+
+
+def test_no_driver_jvm_or_spark_context_in_the_library():
+    found = classic_only_uses(PROJECT_ROOT)
+    extra = {m: names - CLASSIC_ONLY_ALLOWED.get(m, set()) for m, names in found.items()}
+    assert not {m: n for m, n in extra.items() if n}, (
+        f"classic-only Spark APIs (not over Spark Connect): {extra}"
+    )
+
+
+def test_the_classic_only_check_sees_uses(tmp_path):
+    (tmp_path / "libs" / "pkg").mkdir(parents=True)
+    code = '"""sparkContext in a docstring is fine."""\nfs = spark.sparkContext._jvm.org\nx = spark._jsc\n'
+    (tmp_path / "libs" / "pkg" / "m.py").write_text(code)
+    assert classic_only_uses(tmp_path) == {"libs/pkg/m.py": {"sparkContext", "_jvm", "_jsc"}}

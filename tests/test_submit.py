@@ -33,6 +33,11 @@ def test_help_lists_every_job_with_one_line():
     [
         (("no_such_job",), "unknown job 'no_such_job'"),
         (("--env", "staging", "pipeline"), "unknown environment 'staging'"),
+        (("--remote", "sc://127.0.0.1:1", "--master", "local[1]", "kpis"), "--master and --remote exclude"),
+        (
+            ("--remote", "sc://127.0.0.1:1", "--executor-memory", "1g", "kpis"),
+            "with --remote the Connect server",
+        ),
     ],
 )
 def test_unknown_job_or_environment_is_one_line_and_exit_2(args, needle):

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakepulse.runtime.session import default_parallelism
 from lakepulse_sample import dims
 from lakepulse_sample.params import HORIZON_DAYS, GenerateParams
 from lakepulse_sample.randomness import (
@@ -72,7 +73,7 @@ def _us(p: GenerateParams, salt: str) -> str:
 
 def customer_base(spark: SparkSession, p: GenerateParams) -> DataFrame:
     """One row per customer with its static attributes (what the customers feed shows) and latent ones."""
-    partitions = max(spark.sparkContext.defaultParallelism, math.ceil(p.customers * p.days / 500_000))
+    partitions = max(default_parallelism(spark), math.ceil(p.customers * p.days / 500_000))
     base = spark.range(0, p.customers, 1, partitions).select(F.col("id").alias("customer"))
     signed_up_during = min(MAX_SIGNED_UP_DURING, SIGNUPS_PER_DAY * p.days)
     signup_day = (

@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakepulse_sample import dims
-from lakepulse_sample.customers import CANCEL_SHARE, ipv4, plan_on_day
+from lakepulse_sample.customers import CANCEL_SHARE, default_parallelism, ipv4, plan_on_day
 from lakepulse_sample.params import GenerateParams
 from lakepulse_sample.randomness import (
     count,
@@ -182,7 +182,7 @@ def customer_sessions(p: GenerateParams, cities: DataFrame) -> Callable[[DataFra
 def anonymous_sessions(spark: SparkSession, p: GenerateParams, cities: DataFrame) -> DataFrame:
     """Visitors who are not logged in: page views, searches and promo views only, no customer id."""
     per_day = max(1, round(ANONYMOUS_SESSIONS * p.customers))
-    partitions = max(spark.sparkContext.defaultParallelism, math.ceil(per_day * p.days / 500_000))
+    partitions = max(default_parallelism(spark), math.ceil(per_day * p.days / 500_000))
     cats = dims.categories(p.seed)
     raw = spark.range(0, per_day * p.days, 1, partitions).select(
         (-1 - F.col("id")).alias("customer"),

@@ -106,21 +106,16 @@ def landing_date_column() -> Column:
 
 
 def first_line(spark: SparkSession, path: str) -> str | None:
-    """The first line of a (possibly compressed) file, read through Hadoop in the driver JVM."""
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hpath.getFileSystem(conf)
-    stream = fs.open(hpath)
-    try:
-        codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(conf).getCodec(hpath)
-        if codec is not None:
-            stream = codec.createInputStream(stream)
-        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
-        line = reader.readLine()
-    finally:
-        stream.close()
-    return None if line is None else str(line).lstrip("\ufeff")
+    """The first line of a (possibly compressed) file, or None for an empty one.
+
+    Spark's text source decompresses by the same Hadoop codecs as the file's full read; only the line
+    starting the file's first split qualifies, and the limit stops the read after it, so a large file
+    is not read through. Works alike on a classic session and over Spark Connect (no driver JVM).
+    """
+    row = (
+        spark.read.text(path).where(F.col("_metadata.file_block_start") == 0).select("value").limit(1).first()
+    )
+    return None if row is None else row["value"].lstrip("\ufeff")
 
 
 def failed_files(exc: BaseException, files: list[LandingFile]) -> list[LandingFile]:

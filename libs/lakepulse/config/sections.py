@@ -32,6 +32,9 @@ class _Section(BaseModel):
 
 class SparkConfig(_Section):
     master: str = "local[*]"
+    remote: str = ""
+    """A Spark Connect server (sc://host:port) to run on instead of a JVM of this process; empty for a
+    classic session. Also set by a job's --remote URL or pyspark's own SPARK_REMOTE variable."""
     app_name: str = "lakepulse"
     shuffle_partitions: int = 8
     conf: dict[str, SparkValue] = {

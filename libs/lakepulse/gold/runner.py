@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from delta.tables import DeltaTable
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -328,7 +327,7 @@ def _rows_written(spark: SparkSession, path: str) -> int | None:
     Bounded collect: the last five commit infos, picked in Python; filtering and ordering them in Spark
     cost several Spark jobs per table for five rows.
     """
-    recent = DeltaTable.forPath(spark, path).history(5).select("version", "operation", "operationMetrics")
+    recent = delta_io.history(spark, path, 5).select("version", "operation", "operationMetrics")
     writes = sorted((r for r in recent.collect() if r["operation"] == "WRITE"), key=lambda r: -r["version"])
     value = (writes[0]["operationMetrics"] or {}).get("numOutputRows") if writes else None
     return int(value) if value is not None else None

@@ -16,6 +16,7 @@ from lakepulse.bronze import runner
 from lakepulse.config import Config
 from lakepulse.contracts.sources import SOURCES
 from lakepulse.ops import lake, runs
+from lakepulse.runtime import connect
 from lakepulse.runtime.cli import Job, add_stream_arguments, trigger_interval
 
 
@@ -50,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-JOB = Job("ingest", __doc__, body, add_arguments)
+JOB = Job("ingest", __doc__, body, add_arguments, over_connect=connect.streaming)
 main = JOB.main
 
 

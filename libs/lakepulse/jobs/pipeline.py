@@ -114,6 +114,8 @@ def run_pipeline(
     passthrough = ["--env", args.env, "--config", config.source_file]
     for item in args.overrides:
         passthrough += ["--set", item]
+    if args.remote:
+        passthrough += ["--remote", args.remote]
     print(f"{'step':<14}{'status':<22}{'rows':>12}{'seconds':>10}", flush=True)
     for step in steps(sample):
         if (args.only and step.name not in args.only) or step.name in args.skip:
@@ -150,7 +152,24 @@ def pipeline_job(sample: Job | None = None) -> Job:
     """The pipeline, with `sample` (the sample kit's generate job) as its first step when given.
 
     The library never imports the sample kit: jobs/pipeline.py, outside it, passes the step in."""
-    return Job("pipeline", __doc__, functools.partial(run_pipeline, sample=sample), add_arguments)
+    return Job(
+        "pipeline",
+        __doc__,
+        functools.partial(run_pipeline, sample=sample),
+        add_arguments,
+        over_connect=functools.partial(_over_connect, sample=sample),
+    )
+
+
+def _over_connect(args: argparse.Namespace, sample: Job | None = None) -> str | None:
+    """The first step this run would take that cannot run over Spark Connect, and why."""
+    for step in steps(sample):
+        if step.job is None or (args.only and step.name not in args.only) or step.name in args.skip:
+            continue
+        why = step.job.over_connect(step.job.parser().parse_args([]))
+        if why:
+            return f"step {step.name!r} (skip it with --skip {step.name}): {why}"
+    return None
 
 
 JOB = pipeline_job()

@@ -15,6 +15,7 @@ from lakepulse.config import Config
 from lakepulse.contracts.sources import SOURCES
 from lakepulse.ops import lake
 from lakepulse.ops.runs import new_run_id
+from lakepulse.runtime import connect
 from lakepulse.runtime.cli import Job, add_stream_arguments, trigger_interval
 from lakepulse.silver import runner
 
@@ -42,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-JOB = Job("refine", __doc__, body, add_arguments)
+JOB = Job("refine", __doc__, body, add_arguments, over_connect=connect.streaming)
 main = JOB.main
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lakepulse.runtime import connect
 from lakepulse.runtime.cli import Job, add_byod_argument
 
 
@@ -44,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-JOB = Job("score", __doc__, body, add_arguments)
+JOB = Job("score", __doc__, body, add_arguments, over_connect=connect.always(connect.MLFLOW_SPARK_FLAVOUR))
 main = JOB.main
 
 

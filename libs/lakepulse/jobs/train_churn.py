@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lakepulse.runtime import connect
 from lakepulse.runtime.cli import Job, add_byod_argument
 
 SHOWN = (
@@ -56,7 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-JOB = Job("train_churn", __doc__, body, add_arguments)
+JOB = Job(
+    "train_churn", __doc__, body, add_arguments, over_connect=connect.always(connect.MLFLOW_SPARK_FLAVOUR)
+)
 main = JOB.main
 
 

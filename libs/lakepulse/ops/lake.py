@@ -16,7 +16,6 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
@@ -70,12 +69,7 @@ def ensure_table(
 ) -> None:
     if delta_io.is_delta(spark, path):
         return
-    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
-    if partition_by:
-        builder = builder.partitionedBy(*partition_by)
-    for key, value in (properties or {}).items():
-        builder = builder.property(key, value)
-    builder.execute()
+    delta_io.create_if_missing(spark, path, schema, partition_by, properties)
 
 
 def ops(config: Config, table: str) -> str:

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -60,8 +59,7 @@ class TableDetail:
 
 def table_detail(spark: SparkSession, path: str) -> TableDetail:
     row = (
-        DeltaTable.forPath(spark, path)
-        .detail()
+        spark.sql(f"DESCRIBE DETAIL {delta_io.sql_table(path)}")
         .select("numFiles", "sizeInBytes", "partitionColumns", "properties")
         .first()
     )
@@ -152,18 +150,18 @@ def maintain_table(spark: SparkSession, table: str, path: str, retention_hours: 
     versions VACUUM itself commits (its start and end), for nothing.
     """
     detail = table_detail(spark, path)
-    delta = DeltaTable.forPath(spark, path)
+    optimize = f"OPTIMIZE {delta_io.sql_table(path)}"
     zorder = zorder_columns(spark, table, path, detail)
     optimized = None
     if zorder:
         crowded = crowded_partitions(spark, path, detail.partition_columns)
         if crowded is not None:  # None: no partition holds more than one file, nothing to cluster
-            optimize = delta.optimize() if crowded == "" else delta.optimize().where(crowded)
-            optimized = optimize.executeZOrderBy(*zorder)
+            where = "" if crowded == "" else f" WHERE {crowded}"
+            optimized = spark.sql(f"{optimize}{where} ZORDER BY ({', '.join(f'`{c}`' for c in zorder)})")
         else:
             zorder = ()
     else:
-        optimized = delta.optimize().executeCompaction()
+        optimized = spark.sql(optimize)
     files_after, bytes_after = detail.files, detail.bytes
     if optimized is not None:
         m = optimized.select("metrics.*").first()
@@ -188,7 +186,7 @@ def vacuum_table(
     differs (one commit, the first time), and VACUUM runs without an argument; 0 is passed as such.
     """
     if retention_hours == 0:
-        DeltaTable.forPath(spark, path).vacuum(0.0)
+        spark.sql(f"VACUUM {delta_io.sql_table(path)} RETAIN 0 HOURS")
         return
     if properties is None:
         properties = table_detail(spark, path).properties
@@ -196,7 +194,7 @@ def vacuum_table(
     current = properties.get(RETENTION_PROPERTY)
     if current != wanted and not (current is None and retention_hours == DEFAULT_RETENTION_HOURS):
         spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('{RETENTION_PROPERTY}' = '{wanted}')")
-    DeltaTable.forPath(spark, path).vacuum()
+    spark.sql(f"VACUUM {delta_io.sql_table(path)}")
 
 
 @contextlib.contextmanager
@@ -247,7 +245,7 @@ def all_tables(spark: SparkSession, config: Config) -> list[tuple[str, str]]:
     for layer in LAYERS:
         for path in delta_io.list_tables(spark, f"{config.paths.lake}/{layer}"):
             out.append((f"{layer}/{path.rstrip('/').rsplit('/', 1)[-1]}", path))
-    for path in delta_io.list_children(spark, f"{config.paths.lake}/{OPS_AREA}"):
-        if delta_io.is_delta(spark, path):  # bookkeeping names may start with "_"
-            out.append((f"{OPS_AREA}/{path.rstrip('/').rsplit('/', 1)[-1]}", path))
+    # Bookkeeping names may start with "_".
+    for path in delta_io.list_tables(spark, f"{config.paths.lake}/{OPS_AREA}", hidden=True):
+        out.append((f"{OPS_AREA}/{path.rstrip('/').rsplit('/', 1)[-1]}", path))
     return out

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 
 from lakepulse.config import Config, load_config
 from lakepulse.errors import LakepulseError, UsageError
+from lakepulse.runtime import connect
 
 log = logging.getLogger("lakepulse")
 
 JobBody = Callable[[argparse.Namespace, Config, "object"], int | None]
+ConnectCheck = Callable[[argparse.Namespace], str | None]
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -39,6 +41,11 @@ def job_parser(job: str, description: str | None) -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="override one config value, e.g. --set generate.customers=500 (repeatable)",
+    )
+    parser.add_argument(
+        "--remote",
+        metavar="sc://HOST:PORT",
+        help="run on this Spark Connect server (the same as --set spark.remote=URL or SPARK_REMOTE)",
     )
     return parser
 
@@ -82,12 +89,14 @@ def _no_arguments(parser: argparse.ArgumentParser) -> None:
 @dataclass(frozen=True)
 class Job:
     """One job: its name (the file under jobs/ and the Spark application name), the description its
-    --help shows (the first line of `description`), its own arguments and its body."""
+    --help shows (the first line of `description`), its own arguments and its body; `over_connect`
+    names, for its arguments, a part that cannot run over Spark Connect (lakepulse.runtime.connect)."""
 
     name: str
     description: str | None
     body: JobBody
     arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
+    over_connect: ConnectCheck = connect.everywhere
 
     def parser(self) -> argparse.ArgumentParser:
         parser = job_parser(self.name, self.description)
@@ -99,9 +108,13 @@ class Job:
         configure_logging()
         started = time.monotonic()
         args = self.parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-        config = load_config(args.env, args.config, args.overrides)
-        from lakepulse.runtime.session import build_session  # pyspark import only once input is valid
+        remote = [f"spark.remote={args.remote}"] if args.remote else []
+        config = load_config(args.env, args.config, [*args.overrides, *remote])
+        from lakepulse.runtime.session import build_session, remote_url  # pyspark only once input is valid
 
+        why = self.over_connect(args) if remote_url(config) else None
+        if why:
+            raise LakepulseError(f"cannot run over Spark Connect: {why}")
         spark = build_session(config, app_name=f"lakepulse-{self.name}")
         code = int(self.body(args, config, spark) or 0)
         return JobResult(self.name, code, time.monotonic() - started)

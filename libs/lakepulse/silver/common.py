@@ -11,7 +11,6 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -135,9 +134,7 @@ def merge_insert_new(
         delta_io.append(frame, path, partition_by, txn=txn, properties=CHANGE_FEED)
         return
     with dml_txn(spark, txn):
-        DeltaTable.forPath(spark, path).alias("t").merge(
-            df.alias("s"), condition
-        ).whenNotMatchedInsertAll().execute()
+        delta_io.merge(spark, df, path, condition, "WHEN NOT MATCHED THEN INSERT *")
 
 
 def append_by_day(df: DataFrame, path: str, day_column: str, txn: tuple[str, int]) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -73,13 +72,12 @@ def step(spark: SparkSession, bronze: DataFrame, ctx: Context) -> Written:
                 delta_io.append(newest, current, txn=ctx.txn)
             else:
                 with dml_txn(spark, ctx.txn):
-                    (
-                        DeltaTable.forPath(spark, current)
-                        .alias("t")
-                        .merge(newest.alias("s"), "t.customer_key = s.customer_key")
-                        .whenMatchedUpdateAll(condition="s.updated_at > t.updated_at")
-                        .whenNotMatchedInsertAll()
-                        .execute()
+                    delta_io.merge(
+                        spark,
+                        newest,
+                        current,
+                        "t.customer_key = s.customer_key",
+                        "WHEN MATCHED AND s.updated_at > t.updated_at THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
                     )
         # Customers whose state this step received (inserted, or updated when newer).
         return Written({HISTORY: outcome.rows, CURRENT: int(row["customers"])}, [(CURRENT, RULES, outcome)])

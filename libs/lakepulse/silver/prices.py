@@ -8,7 +8,6 @@ rows are not read.
 
 from __future__ import annotations
 
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -57,18 +56,13 @@ def step(spark: SparkSession, bronze: DataFrame, ctx: Context) -> Written:
                 delta_io.append(recomputed, path, txn=ctx.txn)
             else:
                 with dml_txn(spark, ctx.txn):
-                    (
-                        DeltaTable.forPath(spark, path)
-                        .alias("t")
-                        .merge(
-                            recomputed.alias("s"),
-                            "t.product_id = s.product_id AND t.valid_from = s.valid_from",
-                        )
-                        .whenMatchedUpdate(
-                            condition="NOT (t.valid_to <=> s.valid_to)", set={"valid_to": "s.valid_to"}
-                        )
-                        .whenNotMatchedInsertAll()
-                        .execute()
+                    delta_io.merge(
+                        spark,
+                        recomputed,
+                        path,
+                        "t.product_id = s.product_id AND t.valid_from = s.valid_from",
+                        "WHEN MATCHED AND NOT (t.valid_to <=> s.valid_to) THEN UPDATE SET t.valid_to = s.valid_to "
+                        "WHEN NOT MATCHED THEN INSERT *",
                     )
         return Written({TABLE: outcome.rows}, [(TABLE, RULES, outcome)])
     finally:
