@@ -63,6 +63,21 @@ def test_sample_dates_counts_back_from_the_latest():
     assert churn.sample_dates(dates, 4) == [dt.date(2026, 1, 2), dt.date(2026, 1, 6), dt.date(2026, 1, 10)]
 
 
+def test_labels_of_other_settings_than_the_training_s_are_refused(spark, tmp_path):
+    from lakepulse.ml.churn.data import check_label_settings
+
+    config = make_config(tmp_path / "home", *mf.CHURN_OVERRIDES)  # horizon and look-back 7
+    rows = [("k1", dt.date(2026, 1, 8), True, False, 7, 7), ("k2", dt.date(2026, 1, 9), False, False, 14, 7)]
+    labels = spark.createDataFrame(
+        rows,
+        "customer_key string, label_date date, churned boolean, "
+        "cancelled boolean, horizon_days int, active_days int",
+    )
+    with pytest.raises(LakepulseError, match="2026-01-09 was computed with horizon 14"):
+        check_label_settings(labels, config)
+    assert check_label_settings(labels.filter("horizon_days = 7"), config).count() == 1
+
+
 # --------------------------------------------------------------------------------------------------
 # Metrics and fairness, against independent computations
 

@@ -106,6 +106,8 @@ def build(ctx: Context, days: DayRange) -> DataFrame:
     return (
         activity(ctx.read("events", NEEDS["events"], window))
         .transform(churn_labels(days, gold.churn_horizon_days, gold.churn_active_days))
+        .withColumn("horizon_days", F.lit(gold.churn_horizon_days))
+        .withColumn("active_days", F.lit(gold.churn_active_days))
         .select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in SCHEMA])
     )
 

@@ -125,6 +125,7 @@ def load_training_data(spark: SparkSession, config: Config) -> TrainingData:
     dates = {r[0] for r in features.select("as_of_date").distinct().collect()}
     if not dates:
         raise LakepulseError("churn: gold/customer_features is empty: run the features job first")
+    labels = check_label_settings(labels, config)
     labelled = {r[0] for r in labels.select("label_date").distinct().collect()}
     labelled_dates = sorted(dates & labelled)
     if not labelled_dates:
@@ -145,6 +146,26 @@ def load_training_data(spark: SparkSession, config: Config) -> TrainingData:
     data = model_input(rows, spec, keep=segments)
     versions = {"gold/customer_features": features_version, "gold/churn_labels": labels_version}
     return TrainingData(data, features, versions, spec, split)
+
+
+def check_label_settings(labels: DataFrame, config: Config) -> DataFrame:
+    """The labels, checked to be computed with the configured look-back and horizon: a training logs
+    those settings, and labels of another definition would silently train a different model."""
+    gold = config.gold
+    other = labels.filter(
+        (F.col("horizon_days") != F.lit(gold.churn_horizon_days))
+        | (F.col("active_days") != F.lit(gold.churn_active_days))
+    )
+    found = other.select("label_date", "horizon_days", "active_days").limit(1).collect()  # bounded: one row
+    if found:
+        r = found[0]
+        raise LakepulseError(
+            f"churn: gold/churn_labels as of {r['label_date']} was computed with horizon {r['horizon_days']} and "
+            f"look-back {r['active_days']} days, but gold.churn_horizon_days={gold.churn_horizon_days} and "
+            f"gold.churn_active_days={gold.churn_active_days}: recompute it (features --tables churn_labels "
+            "--from <its first label date>) or use the settings it was computed with"
+        )
+    return labels
 
 
 def _span(dates: set[dt.date]) -> str:
