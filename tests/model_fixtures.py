@@ -284,8 +284,10 @@ def to_spark(spark, frame: pd.DataFrame, config, name: str, schema):
 def write_churn_lake(spark, config, world: ChurnWorld) -> None:
     from pyspark.sql import types as T
 
-    from lakepulse.ml.byod import CUSTOMERS_SCHEMA, EVENTS_SCHEMA
+    from lakepulse.gold import runner
+    from lakepulse.gold.planner import DayRequest
     from lakepulse.runtime import delta_io
+    from lakepulse.silver.byod import CUSTOMERS_SCHEMA, EVENTS_SCHEMA
 
     ev = world.events.copy()
     ev["event_date"] = pd.to_datetime(ev["event_date"])
@@ -310,6 +312,10 @@ def write_churn_lake(spark, config, world: ChurnWorld) -> None:
     delta_io.overwrite(
         to_spark(spark, features, config, "features", schema), config.table_path("gold", "customer_features")
     )
+    # The label is the product's gold table, written by the gold runner as the features job would; the
+    # tests check it against `churn_labels` below, recomputed in pandas.
+    (labels,) = [t for t in runner.FEATURE_TABLES if t.name == "churn_labels"]
+    runner.run_table(spark, config, labels, DayRequest())
     truth_dir = Path(config.paths.landing) / "_truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
     world.truth.to_csv(truth_dir / "churn.csv", index=False)
@@ -430,8 +436,8 @@ def pricing_world(
 
 
 def write_pricing_lake(spark, config, world: PricingWorld, truth: bool = True) -> None:
-    from lakepulse.ml.byod import EVENTS_SCHEMA, PRICES_SCHEMA, WEATHER_SCHEMA
     from lakepulse.runtime import delta_io
+    from lakepulse.silver.byod import EVENTS_SCHEMA, PRICES_SCHEMA, WEATHER_SCHEMA
 
     ev = world.events.copy()
     ev["event_date"] = pd.to_datetime(ev["event_date"])

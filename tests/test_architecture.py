@@ -7,6 +7,7 @@ imports statically, so this costs about a second and starts no Spark.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,49 @@ def test_every_job_is_an_importable_entry_point_with_its_spark_submit_file():
         [sys.executable, "-m", "lakepulse.jobs.kpis", "--help"], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0 and done.stdout.startswith("usage: lakepulse kpis"), done.stderr[-2000:]
+
+
+def silver_or_bronze_paths(root: Path) -> set[str]:
+    """`file:line` of every place a module under libs/lakepulse/ml names a silver or bronze table: a call
+    given the layer as a literal argument (`table_path("silver", ...)`), or a literal "silver/<table>"
+    (also as the start of an f-string)."""
+    table = re.compile(r"(silver|bronze)/[a-z_]*")
+    found = set()
+    for path in sorted((root / "libs" / "lakepulse" / "ml").rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                named = any(
+                    isinstance(a, ast.Constant) and a.value in ("silver", "bronze") for a in node.args
+                )
+            else:
+                named = isinstance(node, ast.Constant) and isinstance(node.value, str)
+                named = named and table.fullmatch(node.value) is not None
+            if named:
+                found.add(f"{rel}:{node.lineno}")
+    return found
+
+
+def test_models_name_no_silver_or_bronze_table():
+    """Models read gold only (issue 16): ml neither imports silver or bronze (pyproject.toml's contract)
+    nor reaches their tables by path."""
+    found = silver_or_bronze_paths(PROJECT_ROOT)
+    assert not found, f"ml names silver/bronze tables at {sorted(found)}"
+
+
+def test_the_silver_path_check_sees_a_silver_read(tmp_path):
+    ml = tmp_path / "libs" / "lakepulse" / "ml"
+    ml.mkdir(parents=True)
+    (ml / "m.py").write_text(
+        "def f(config, spark):\n"
+        "    a = config.table_path('silver', 'events')\n"
+        "    b = read_pinned(spark, config, 'bronze', 'events')\n"
+        "    c = versions[f'silver/{name}']\n"
+        "    d = config.table_path('gold', 'customer_features')\n"
+        "    return a, b, c, d\n"
+    )
+    found = silver_or_bronze_paths(tmp_path)
+    assert found == {"libs/lakepulse/ml/m.py:2", "libs/lakepulse/ml/m.py:3", "libs/lakepulse/ml/m.py:4"}
 
 
 def test_the_product_has_no_test_hook_that_kills_its_own_process():

@@ -78,6 +78,28 @@ def test_transactions_become_silver_events_and_gold_features(spark, byod_run):
     assert features.select("customer_key").distinct().count() == data["Kundennummer"].nunique()
 
 
+def test_churn_labels_are_gold_and_match_the_label_recomputed_from_the_csv(spark, byod_run):
+    """The BYOD lake gets gold/churn_labels like any other (train_churn reads only gold): active = a
+    transaction in the 7 days before D, churned = none in the 7 days from D (a CSV holds no cancel)."""
+    config, data = byod_run["config"], byod_run["data"]
+    days_of: dict[str, set] = {}
+    for c, d in zip(
+        data["Kundennummer"], pd.to_datetime(data["Buchungstag"], format="%d/%m/%Y").dt.date, strict=True
+    ):
+        days_of.setdefault(key(c), set()).add(d)
+    first, last = min(map(min, days_of.values())), max(map(max, days_of.values()))
+    expected = set()
+    for customer, days in days_of.items():
+        d = first + dt.timedelta(days=7)
+        while d <= last - dt.timedelta(days=6):
+            if any(d - dt.timedelta(days=k) in days for k in range(1, 8)):
+                expected.add((customer, d, not any(d + dt.timedelta(days=k) in days for k in range(7))))
+            d += dt.timedelta(days=1)
+    got = delta_io.read_delta(spark, config.table_path("gold", "churn_labels")).toPandas()
+    assert set(zip(got["customer_key"], got["label_date"], got["churned"], strict=True)) == expected
+    assert not got["cancelled"].any() and got["churned"].any() and not got["churned"].all()
+
+
 def test_a_churn_model_is_trained_registered_and_scores_the_active_customers(spark, byod_run):
     from mlflow import MlflowClient
 

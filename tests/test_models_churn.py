@@ -63,6 +63,21 @@ def test_sample_dates_counts_back_from_the_latest():
     assert churn.sample_dates(dates, 4) == [dt.date(2026, 1, 2), dt.date(2026, 1, 6), dt.date(2026, 1, 10)]
 
 
+def test_labels_of_other_settings_than_the_training_s_are_refused(spark, tmp_path):
+    from lakepulse.ml.churn.data import check_label_settings
+
+    config = make_config(tmp_path / "home", *mf.CHURN_OVERRIDES)  # horizon and look-back 7
+    rows = [("k1", dt.date(2026, 1, 8), True, False, 7, 7), ("k2", dt.date(2026, 1, 9), False, False, 14, 7)]
+    labels = spark.createDataFrame(
+        rows,
+        "customer_key string, label_date date, churned boolean, "
+        "cancelled boolean, horizon_days int, active_days int",
+    )
+    with pytest.raises(LakepulseError, match="2026-01-09 was computed with horizon 14"):
+        check_label_settings(labels, config)
+    assert check_label_settings(labels.filter("horizon_days = 7"), config).count() == 1
+
+
 # --------------------------------------------------------------------------------------------------
 # Metrics and fairness, against independent computations
 
@@ -215,7 +230,7 @@ def test_run_logs_lineage_artifacts_and_a_model_with_signature(spark, trained):
     config, client, parent = trained["config"], trained["client"], trained["parent"]
     for name, layer, table in (
         ("delta_version.gold.customer_features", "gold", "customer_features"),
-        ("delta_version.silver.events", "silver", "events"),
+        ("delta_version.gold.churn_labels", "gold", "churn_labels"),
     ):
         assert int(parent.data.params[name]) == delta_io.table_version(spark, config.table_path(layer, table))
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
@@ -242,11 +257,22 @@ def test_run_logs_lineage_artifacts_and_a_model_with_signature(spark, trained):
         "test_top_decile_lift",
         "test_calibration_error",
         "baseline_recency_roc_auc",
-        "oracle_roc_auc",
-        "oracle_model_roc_auc",
-        "auc_ratio_to_oracle",
     ):
         assert metric in parent.data.metrics, metric
+    assert not [k for k in parent.data.metrics if "oracle" in k]  # the product knows no planted truth
+    assert not [k for k in parent.data.params if k.startswith("delta_version.silver")]  # gold only
+
+
+def test_churn_labels_table_matches_the_label_recomputed_in_pandas(spark, trained):
+    config, world = trained["config"], trained["world"]
+    got = delta_io.read_delta(spark, config.table_path("gold", "churn_labels")).toPandas()
+    expected = mf.churn_labels(world, horizon=7, active_days=7)
+    got = got.rename(columns={"label_date": "as_of_date"})
+    merged = expected.merge(got, on=["customer_key", "as_of_date"], how="outer", indicator=True)
+    assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"].head()
+    assert (merged["churned_x"] == merged["churned_y"]).all()
+    assert merged["churned_x"].any() and not merged["churned_x"].all()
+    assert sorted(set(got["as_of_date"])) == sorted(set(expected["as_of_date"]))
 
 
 def test_test_metric_matches_an_independent_label_and_auc(spark, trained):
@@ -283,9 +309,13 @@ def test_test_metric_matches_an_independent_label_and_auc(spark, trained):
     assert parent.data.metrics["test_rows"] == len(labels)
 
 
-def test_oracle_comparison_uses_the_planted_outcome_after_the_period(trained):
-    """Oracle AUC recomputed from churn.csv: customers active at the end, outcome = churn in the horizon."""
+def test_oracle_comparison_uses_the_planted_outcome_after_the_period(spark, trained):
+    """The sample kit's oracle comparison (lakepulse_sample.churn_oracle, never the product) against the
+    oracle AUC recomputed from churn.csv: customers active at the end, outcome = churn in the horizon."""
+    from lakepulse_sample import churn_oracle
+
     world, parent = trained["world"], trained["parent"]
+    m = churn_oracle.oracle_for_run(spark, trained["config"], parent.info.run_id)
     oracle_date = world.start + dt.timedelta(days=world.days)
     recent = world.events[world.events["event_date"] >= oracle_date - dt.timedelta(days=7)]
     active = set(recent["customer_key"])
@@ -299,12 +329,12 @@ def test_oracle_comparison_uses_the_planted_outcome_after_the_period(trained):
 
     outcome = [planted_outcome(t) for t in truth["churn_date"]]
     expected = roc_auc_score(outcome, truth["churn_probability"].astype(float))
-    assert parent.data.metrics["oracle_rows"] == len(truth)
-    assert parent.data.metrics["oracle_roc_auc"] == pytest.approx(expected, abs=2e-3)
-    m = parent.data.metrics
+    assert m["oracle_rows"] == len(truth)
+    assert m["oracle_roc_auc"] == pytest.approx(expected, abs=2e-3)
     assert m["auc_ratio_to_oracle"] == pytest.approx(m["oracle_model_roc_auc"] / m["oracle_roc_auc"])
     # The planted hazard depends on plan, age and engagement: the model sees them, recency alone does not.
-    assert m["test_roc_auc"] > m["baseline_recency_roc_auc"]
+    logged = parent.data.metrics
+    assert logged["test_roc_auc"] > logged["baseline_recency_roc_auc"]
 
 
 def test_fairness_is_logged_and_flags_follow_the_threshold(trained):

@@ -16,7 +16,7 @@ from lakepulse.runtime import delta_io
 
 # The figures a reader compares champions by (docs/models.md); those a run did not log are left out.
 CHAMPION_METRICS = {
-    "lakepulse-churn": ("test_roc_auc", "test_pr_auc", "baseline_recency_roc_auc", "auc_ratio_to_oracle"),
+    "lakepulse-churn": ("test_roc_auc", "test_pr_auc", "baseline_recency_roc_auc"),
     "lakepulse-pricing": ("test_rmse_log_units", "mean_r2"),
 }
 

@@ -351,3 +351,19 @@ REFINE_STATE = T.StructType(
         T.StructField("recorded_at", T.TimestampType(), False),
     ]
 )
+
+# --- gold ------------------------------------------------------------------------------------------------
+
+# gold/churn_labels (docs/gold.md): the churn label of every customer active as of a label date; the models
+# read it instead of deriving labels from silver/events themselves. The label's settings are kept on each
+# row, so a training under other settings notices instead of mixing definitions.
+GOLD_CHURN_LABELS = T.StructType(
+    [
+        T.StructField("customer_key", T.StringType()),
+        T.StructField("label_date", T.DateType()),
+        T.StructField("churned", T.BooleanType()),
+        T.StructField("cancelled", T.BooleanType()),
+        T.StructField("horizon_days", T.IntegerType()),
+        T.StructField("active_days", T.IntegerType()),
+    ]
+)

@@ -9,8 +9,11 @@ Only active customers get a label. The label uses only events on or after D, the
 before D, so features as of D and the label as of D never share an event.
 
 A label date needs its whole horizon in silver: the last labelable date is the last complete day
-minus H + 1 (`last_label_day`). kpi_daily's churn rate for day X is therefore the label as of X - H,
+minus H + 1 (`offsets`). kpi_daily's churn rate for day X is therefore the label as of X - H,
 the latest date whose horizon ends on X - 1.
+
+The `features` job writes the labels as gold/churn_labels (`build`, one partition per label date), so
+the churn model reads gold only; kpi_daily computes its churn rate from the same functions.
 """
 
 from __future__ import annotations
@@ -18,24 +21,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from lakepulse.config import Config
-from lakepulse.errors import LakepulseError
-from lakepulse.gold import planner
+from lakepulse.contracts import schemas
+from lakepulse.gold.context import Context
 from lakepulse.gold.planner import DayRange
 from lakepulse.gold.windows import Frame, framed, trailing
 
-LABEL_SCHEMA = T.StructType(
-    [
-        T.StructField("customer_key", T.StringType()),
-        T.StructField("label_date", T.DateType()),
-        T.StructField("churned", T.BooleanType()),
-        T.StructField("cancelled", T.BooleanType()),
-    ]
-)
+# gold/churn_labels (written by the `features` job; the churn model and its tests read it).
+SCHEMA = schemas.GOLD_CHURN_LABELS
+NEEDS = {"events": ("customer_key", "event_date", "event_type")}
 
 
 def activity(events: DataFrame) -> DataFrame:
@@ -57,10 +54,6 @@ def events_needed(label_days: DayRange, horizon_days: int, active_days: int) -> 
         label_days.start - dt.timedelta(days=active_days),
         label_days.end + dt.timedelta(days=horizon_days - 1),
     )
-
-
-def last_label_day(last_complete_day: dt.date, horizon_days: int) -> dt.date:
-    return last_complete_day - dt.timedelta(days=horizon_days - 1)
 
 
 def churn_labels(
@@ -98,29 +91,33 @@ def churn_labels(
     return transform
 
 
-def labelable_days(spark: SparkSession, config: Config) -> DayRange | None:
-    """Every label date silver/events can support (full look-back and full horizon), or None."""
-    bounds = planner.partition_bounds(spark, config.table_path("silver", "events"), "event_date")
-    if bounds is None:
-        return None
+def offsets(config: Config) -> tuple[int, int, int]:
+    """gold/churn_labels' computable days against silver/events' (first day, last complete day), and how
+    far a silver change reaches back: a label date needs A days of look-back before it and its whole
+    horizon in silver, and a late event on day X changes the labels as of X - H + 1 .. X + A."""
     gold = config.gold
-    first = bounds[0] + dt.timedelta(days=gold.churn_active_days)
-    last = last_label_day(bounds[1] - dt.timedelta(days=gold.settle_days), gold.churn_horizon_days)
-    return DayRange(first, last) if first <= last else None
+    return gold.churn_active_days, -(gold.churn_horizon_days - 1), gold.churn_horizon_days - 1
 
 
-def labels_from_silver(spark: SparkSession, config: Config, label_days: DayRange) -> DataFrame:
-    """Labels for `label_days` read straight from silver/events, only the partitions they need."""
-    gold = config.gold
-    supported = labelable_days(spark, config)
-    if supported is None or label_days.start < supported.start or label_days.end > supported.end:
-        raise LakepulseError(
-            f"churn labels for {label_days} requested, but silver/events supports {supported or 'none yet'}"
-        )
-    window = events_needed(label_days, gold.churn_horizon_days, gold.churn_active_days)
-    events = planner.read_days(spark, config.table_path("silver", "events"), "event_date", window)
+def build(ctx: Context, days: DayRange) -> DataFrame:
+    """gold/churn_labels for `days`, from only the silver/events days their windows need."""
+    gold = ctx.config.gold
+    window = events_needed(days, gold.churn_horizon_days, gold.churn_active_days)
     return (
-        activity(events.select("customer_key", "event_date", "event_type"))
-        .transform(churn_labels(label_days, gold.churn_horizon_days, gold.churn_active_days))
-        .select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in LABEL_SCHEMA])
+        activity(ctx.read("events", NEEDS["events"], window))
+        .transform(churn_labels(days, gold.churn_horizon_days, gold.churn_active_days))
+        .withColumn("horizon_days", F.lit(gold.churn_horizon_days))
+        .withColumn("active_days", F.lit(gold.churn_active_days))
+        .select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in SCHEMA])
     )
+
+
+def applies_to(active_days: int) -> Callable[[DataFrame], DataFrame]:
+    """The rows of a gold/customer_features snapshot the label applies to: customers active as of its
+    as-of date. A feature row as of D sees every event before D, so "an event in [D - A, D)" is its
+    last activity at most A days back; scoring and the model's tests pick whom to score from gold alone."""
+
+    def transform(features: DataFrame) -> DataFrame:
+        return features.filter(F.col("days_since_last_activity") <= F.lit(active_days))
+
+    return transform

@@ -108,3 +108,10 @@ class Table:
     partition_by: tuple[str, ...] = ()
     done_column: str | None = None  # the column whose max is the last computed day (default date_column)
     replace: Callable[[DayRange], str] | None = None  # replaceWhere for computed days (default date_column)
+    # Offsets that depend on the configuration (a label's look-back and horizon): config -> (first_offset,
+    # last_offset, reach_back), reach_back being how many days before a late silver change its rows read it.
+    window: Callable[[Config], tuple[int, int, int]] | None = None
+
+    def offsets(self, config: Config) -> tuple[int, int, int]:
+        """(first_offset, last_offset, reach_back); only a table reading days after its own reaches back."""
+        return self.window(config) if self.window else (self.first_offset, self.last_offset, 0)

@@ -29,6 +29,7 @@ from pyspark.sql import functions as F
 from lakepulse.config import Config
 from lakepulse.errors import UsageError
 from lakepulse.gold import (
+    churn_label,
     cost_kpis,
     customer_features,
     kpi_daily,
@@ -173,6 +174,14 @@ FEATURE_TABLES = (
         last_offset=1,
         partition_by=("as_of_date",),
     ),
+    Table(
+        "churn_labels",
+        "label_date",
+        ("events",),
+        churn_label.build,
+        partition_by=("label_date",),
+        window=churn_label.offsets,
+    ),
 )
 KPI_TABLES = (
     Table("kpi_daily", "date", ("events",), build_kpi_daily),
@@ -210,8 +219,9 @@ class TableRun:
 
 def computable_days(ctx: Context, table: Table) -> tuple[dt.date, dt.date]:
     bounds = [ctx.bounds(t) for t in table.clock]
-    first = max(b[0] for b in bounds) + dt.timedelta(days=table.first_offset)
-    last = min(b[1] for b in bounds) + dt.timedelta(days=table.last_offset)
+    first_offset, last_offset, _ = table.offsets(ctx.config)
+    first = max(b[0] for b in bounds) + dt.timedelta(days=first_offset)
+    last = min(b[1] for b in bounds) + dt.timedelta(days=last_offset)
     return first, last
 
 
@@ -265,9 +275,11 @@ def _days_to_compute(
     done = done_through(ctx.spark, path, table.done_column or table.date_column)
     days = planner.plan_days(request, done, first, last, table.name)
     late = None if request.explicit or done is None else late_change(ctx, table, recorded, versions)
-    if late is None or late > min(done, last) or max(first, late) > last:
+    # The first of the table's days that read the changed silver day (later ones, for most tables).
+    reads_late = late - dt.timedelta(days=table.offsets(ctx.config)[2]) if late is not None else None
+    if reads_late is None or reads_late > min(done, last) or max(first, reads_late) > last:
         return days
-    start = max(first, late)
+    start = max(first, reads_late)
     log.info("gold/%s: silver changed on %s since the last run: recomputing from %s", table.name, late, start)
     return DayRange(min(start, days.start) if days else start, days.end if days else last)
 

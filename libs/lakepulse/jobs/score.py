@@ -1,8 +1,8 @@
 """Scores the latest customer features with the churn champion and refreshes price recommendations.
 
-Loads models:/lakepulse-churn@champion, scores the newest as-of date of gold/customer_features into
-gold/churn_scores (customer, as-of date, probability, risk band, model version; a rerun replaces that
-date's rows), and recomputes gold/price_recommendations from models:/lakepulse-pricing@champion.
+Loads models:/lakepulse-churn@champion, scores the newest as-of date of gold/customer_features (the
+customers active in the label's look-back) into gold/churn_scores (customer, as-of date, probability,
+risk band, model version; a rerun replaces that date's rows), and recomputes gold/price_recommendations from models:/lakepulse-pricing@champion.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from lakepulse.runtime.cli import Job, add_byod_argument
 
 
 def body(args, config, spark) -> int:
-    from lakepulse.ml import byod, pricing, scoring
+    from lakepulse.jobs.train_churn import load_byod
+    from lakepulse.ml import pricing, scoring
 
     if args.byod is not None:
-        config = byod.with_path(config, args.byod)
-        print(byod.prepare(spark, config))
+        config = load_byod(spark, config, args.byod)
     result = scoring.score_churn(spark, config)
     print(
         f"gold/churn_scores: {result.rows} customers as of {result.as_of_date} scored with "

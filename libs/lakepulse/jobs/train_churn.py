@@ -1,10 +1,10 @@
 """Trains the churn model (logistic regression and boosted trees, hyperopt, MLflow) and promotes the best.
 
-Reads gold/customer_features and the churn label from silver/events (docs/gold.md), splits by as-of
-date, tunes both families with one nested MLflow run per trial, tests the best on the latest dates,
-audits fairness per segment, and registers lakepulse-churn (champion only when it beats the current
-one on test ROC AUC). With --byod, first maps your own transactions CSV (config section `byod`) onto
-silver and builds the features from it.
+Reads gold/customer_features and gold/churn_labels (both written by the features job, docs/gold.md),
+splits by as-of date, tunes both families with one nested MLflow run per trial, tests the best on the
+latest dates, audits fairness per segment, and registers lakepulse-churn (champion only when it beats
+the current one on test ROC AUC). With --byod, first maps your own transactions CSV (config section
+`byod`) onto silver and builds the features and labels from it.
 """
 
 from __future__ import annotations
@@ -22,19 +22,26 @@ SHOWN = (
     "test_top_decile_lift",
     "test_calibration_error",
     "baseline_recency_roc_auc",
-    "oracle_roc_auc",
-    "oracle_model_roc_auc",
-    "oracle_baseline_recency_roc_auc",
-    "auc_ratio_to_oracle",
 )
 
 
+def load_byod(spark, config, path: str):
+    """`--byod`: the user's transactions onto silver (silver.byod), then the features job's gold tables
+    rebuilt whole from them; returns the config naming the file. train_churn and score share it."""
+    from lakepulse.gold import rebuild, runner
+    from lakepulse.silver import byod
+
+    config = byod.with_path(config, path)
+    print(byod.prepare(spark, config))
+    print(rebuild.rebuild(spark, config, runner.FEATURE_TABLES))
+    return config
+
+
 def body(args, config, spark) -> int:
-    from lakepulse.ml import byod, churn
+    from lakepulse.ml import churn
 
     if args.byod is not None:
-        config = byod.with_path(config, args.byod)
-        print(byod.prepare(spark, config))
+        config = load_byod(spark, config, args.byod)
     result = churn.train(spark, config)
     print(f"MLflow run {result.run_id}: {result.promotion.summary()}")
     print(f"best family: {result.best_family}")

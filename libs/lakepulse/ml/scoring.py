@@ -1,8 +1,10 @@
 """Batch scoring: the churn champion applied to the newest feature snapshot, into gold/churn_scores.
 
 Only customers the label applies to are scored: those active (any event) in the
-`gold.churn_active_days` days before the snapshot's as-of date. The model never saw anyone else in
-training, and a customer inactive that long has already churned by the label's own definition.
+`gold.churn_active_days` days before the snapshot's as-of date, which the snapshot itself says
+(`gold.churn_label.applies_to`: its last activity), so scoring reads gold only. The model never saw
+anyone else in training, and a customer inactive that long has already churned by the label's own
+definition.
 
 The champion is loaded as a Spark ML pipeline (`mlflow.spark.load_model`), so scoring is one
 distributed `transform`, no pandas UDF. The columns it is fed are the ones its MLflow signature names,
@@ -56,6 +58,7 @@ def risk_band(probability: Column, medium: float, high: float) -> Column:
 
 
 def score_churn(spark: SparkSession, config: Config) -> ScoreResult:
+    from lakepulse.gold import churn_label
     from lakepulse.ml import churn, tracking
 
     version, uri, inputs, model = load_champion(config)
@@ -69,9 +72,7 @@ def score_churn(spark: SparkSession, config: Config) -> ScoreResult:
         raise LakepulseError("gold/customer_features is empty: run the features job first")
     kinds = dict(features.dtypes)
     everyone = features.filter(F.col("as_of_date") == F.lit(latest))
-    events = delta_io.read_delta(spark, config.table_path("silver", "events"))
-    active = churn.active_customers(events, latest, config.gold.churn_active_days)
-    snapshot = everyone.join(active, on="customer_key", how="left_semi").select(
+    snapshot = everyone.transform(churn_label.applies_to(config.gold.churn_active_days)).select(
         *churn.KEYS,
         *[(F.col(c) if kinds[c] == "string" else F.col(c).cast("double")).alias(c) for c in inputs],
     )

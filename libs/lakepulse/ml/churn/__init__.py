@@ -1,4 +1,4 @@
-"""Churn model: gold/customer_features joined to the churn label, Spark ML pipelines tuned with hyperopt.
+"""Churn model: gold/customer_features joined to gold/churn_labels, Spark ML pipelines tuned with hyperopt.
 
 One module per step of a training, so each can be read and tested alone; `training.train` composes
 them. The names callers use (`churn.train`, `churn.MODEL_NAME`, `churn.with_score`, ...) are re-exported
@@ -11,7 +11,6 @@ here, so `from lakepulse.ml import churn` works as it did when this was one modu
 | `pipelines` | the two Spark ML pipeline families, the score column, feature importances |
 | `search` | hyperopt's search spaces and trials, one nested MLflow run each |
 | `metrics` | ROC/PR AUC, log loss, lift, calibration, curves: Spark aggregations only |
-| `oracle` | the comparison with the planted truth of generated data |
 | `evaluation` | the best trial on the test dates: metrics, baseline, fairness audit, plots |
 | `promotion` | logging the model to MLflow, registration and the champion gate |
 | `training` | `train`: the steps above under one parent run |
@@ -23,7 +22,6 @@ from lakepulse.ml.churn.data import (
     Split,
     SplitRows,
     TrainingData,
-    active_customers,
     labels_for,
     load_training_data,
     sample_dates,
@@ -55,7 +53,6 @@ from lakepulse.ml.churn.metrics import (
     score_histogram,
     top_decile_lift,
 )
-from lakepulse.ml.churn.oracle import oracle_metrics, truth_path, truth_period, truth_probabilities
 from lakepulse.ml.churn.pipelines import FAMILIES, build_pipeline, feature_importances, with_score
 from lakepulse.ml.churn.promotion import MODEL_NAME, TEST_METRIC
 from lakepulse.ml.churn.search import Trial, search_space, tune_family
@@ -79,7 +76,6 @@ __all__ = [
     "SplitRows",
     "TrainingData",
     "Trial",
-    "active_customers",
     "binary_metrics",
     "build_pipeline",
     "calibration",
@@ -92,7 +88,6 @@ __all__ = [
     "load_training_data",
     "log_loss",
     "model_input",
-    "oracle_metrics",
     "pr_auc",
     "roc_auc",
     "sample_dates",
@@ -101,9 +96,6 @@ __all__ = [
     "time_split",
     "top_decile_lift",
     "train",
-    "truth_path",
-    "truth_period",
-    "truth_probabilities",
     "tune_family",
     "with_missing_indicators",
     "with_score",

@@ -1,9 +1,9 @@
 """The churn model's labelled rows and their time-based split.
 
-The label is `lakepulse.gold.churn_label` (docs/gold.md), computed here from the same pinned
-silver/events version the run logs: an active customer as of D churns when they cancel or show no event
-in [D, D + horizon). Features as of D use only what happened before D, the label only what happened on
-or after D, so a row never sees its own label.
+The label is gold/churn_labels (`lakepulse.gold.churn_label`, docs/gold.md), read at the pinned version
+the run logs: an active customer as of D churns when they cancel or show no event in [D, D + horizon).
+Features as of D use only what happened before D, the label only what happened on or after D, so a row
+never sees its own label. The model reads gold only; the features job writes both tables.
 
 Time-based split: the labelled as-of dates (every `models.as_of_every_days`-th, counted back from the
 latest) are cut into train, validation and test by date. At least `models.split_gap_days` (default:
@@ -27,51 +27,13 @@ from lakepulse.errors import LakepulseError
 from lakepulse.ml.churn.features import KEYS, LABEL, FeatureSpec, csv_list, feature_columns, model_input
 
 
-def labels_for(spark: SparkSession, config: Config, events: DataFrame, first: dt.date, last: dt.date):
-    """(customer_key, as_of_date, label, cancelled) from gold's churn label on the given events, and the
-    DayRange of label dates it covers.
-
-    `events` is the pinned silver/events; only the days the label window needs are read. Raises when
-    silver cannot support any label date in [first, last].
-    """
-    from lakepulse.gold import churn_label
-    from lakepulse.gold.planner import DayRange
-
-    gold = config.gold
-    supported = churn_label.labelable_days(spark, config)
-    if supported is None:
-        raise LakepulseError("churn: silver/events has no day with a full look-back and horizon to label")
-    start, end = max(first, supported.start), min(last, supported.end)
-    if start > end:
-        raise LakepulseError(
-            f"churn: features cover as-of dates {first}..{last} but labels need dates in {supported} "
-            f"({gold.churn_active_days} days of look-back and a {gold.churn_horizon_days}-day horizon in silver)"
-        )
-    days = DayRange(start, end)
-    window = churn_label.events_needed(days, gold.churn_horizon_days, gold.churn_active_days)
-    needed = events.filter(window.contains("event_date")).select("customer_key", "event_date", "event_type")
-    labels = churn_label.activity(needed).transform(
-        churn_label.churn_labels(days, gold.churn_horizon_days, gold.churn_active_days)
-    )
-    out = labels.select(
+def labels_for(labels: DataFrame, first: dt.date, last: dt.date) -> DataFrame:
+    """(customer_key, as_of_date, label, cancelled) from gold/churn_labels for label dates in [first, last]."""
+    return labels.filter(F.col("label_date").between(F.lit(first), F.lit(last))).select(
         "customer_key",
         F.col("label_date").alias("as_of_date"),
         F.col("churned").cast("double").alias(LABEL),
         "cancelled",
-    )
-    return out, days
-
-
-def active_customers(events: DataFrame, as_of: dt.date, active_days: int) -> DataFrame:
-    """(customer_key) with an event in the `active_days` days before `as_of`: whom the label applies to."""
-    from lakepulse.gold import churn_label
-
-    since = as_of - dt.timedelta(days=active_days)
-    window = events.filter((F.col("event_date") >= F.lit(since)) & (F.col("event_date") < F.lit(as_of)))
-    return (
-        churn_label.activity(window.select("customer_key", "event_date", "event_type"))
-        .select("customer_key")
-        .distinct()
     )
 
 
@@ -148,7 +110,6 @@ def time_split(
 class TrainingData:
     rows: DataFrame  # labelled model input on the sampled as-of dates
     features: DataFrame  # gold/customer_features at the pinned version
-    events: DataFrame  # silver/events at the pinned version
     versions: dict[str, int]
     spec: FeatureSpec
     split: Split
@@ -159,22 +120,56 @@ def load_training_data(spark: SparkSession, config: Config) -> TrainingData:
     from lakepulse.ml.tracking import read_pinned
 
     features, features_version = read_pinned(spark, config, "gold", "customer_features")
-    events, events_version = read_pinned(spark, config, "silver", "events")
-    # Bounded collect: one row per as-of date.
-    dates = [r[0] for r in features.select("as_of_date").distinct().collect()]
+    labels, labels_version = read_pinned(spark, config, "gold", "churn_labels")
+    # Bounded collects: one row per as-of date, one per label date.
+    dates = {r[0] for r in features.select("as_of_date").distinct().collect()}
     if not dates:
         raise LakepulseError("churn: gold/customer_features is empty: run the features job first")
-    labels, label_days = labels_for(spark, config, events, min(dates), max(dates))
-    labelled_dates = [d for d in dates if label_days.start <= d <= label_days.end]
+    labels = check_label_settings(labels, config)
+    labelled = {r[0] for r in labels.select("label_date").distinct().collect()}
+    labelled_dates = sorted(dates & labelled)
+    if not labelled_dates:
+        gold = config.gold
+        raise LakepulseError(
+            f"churn: features cover as-of dates {min(dates)}..{max(dates)} but gold/churn_labels holds "
+            f"{_span(labelled)} ({gold.churn_active_days} days of look-back and a {gold.churn_horizon_days}-day "
+            "horizon in silver per label date): run the features job, or generate or ingest more days"
+        )
     chosen = sample_dates(labelled_dates, config.models.as_of_every_days)
     split = split_for(chosen, config)
     numeric, categorical = feature_columns(features.schema, csv_list(config.models.categorical_features))
     spec = FeatureSpec(numeric, categorical)
     segments = [c for c in csv_list(config.models.fairness_segments) if c in features.columns]
-    rows = features.filter(F.col("as_of_date").isin(*chosen)).join(labels, on=list(KEYS), how="inner")
+    rows = features.filter(F.col("as_of_date").isin(*chosen)).join(
+        labels_for(labels, min(chosen), max(chosen)), on=list(KEYS), how="inner"
+    )
     data = model_input(rows, spec, keep=segments)
-    versions = {"gold/customer_features": features_version, "silver/events": events_version}
-    return TrainingData(data, features, events, versions, spec, split)
+    versions = {"gold/customer_features": features_version, "gold/churn_labels": labels_version}
+    return TrainingData(data, features, versions, spec, split)
+
+
+def check_label_settings(labels: DataFrame, config: Config) -> DataFrame:
+    """The labels, checked to be computed with the configured look-back and horizon: a training logs
+    those settings, and labels of another definition would silently train a different model."""
+    gold = config.gold
+    other = labels.filter(
+        (F.col("horizon_days") != F.lit(gold.churn_horizon_days))
+        | (F.col("active_days") != F.lit(gold.churn_active_days))
+    )
+    found = other.select("label_date", "horizon_days", "active_days").limit(1).collect()  # bounded: one row
+    if found:
+        r = found[0]
+        raise LakepulseError(
+            f"churn: gold/churn_labels as of {r['label_date']} was computed with horizon {r['horizon_days']} and "
+            f"look-back {r['active_days']} days, but gold.churn_horizon_days={gold.churn_horizon_days} and "
+            f"gold.churn_active_days={gold.churn_active_days}: recompute it (features --tables churn_labels "
+            "--from <its first label date>) or use the settings it was computed with"
+        )
+    return labels
+
+
+def _span(dates: set[dt.date]) -> str:
+    return f"label dates {min(dates)}..{max(dates)}" if dates else "no label yet"
 
 
 def split_for(dates: Sequence[dt.date], config: Config) -> Split:

@@ -1,6 +1,6 @@
 """The churn model's columns: which ones are features, and the one shape training and scoring share.
 
-Training and the oracle comparison feed the model through `model_input`, so an integer or decimal
+Training feeds the model through `model_input`, so an integer or decimal
 feature reaches the pipeline as the double its MLflow signature declares, and the signature accepts a
 missing value in any numeric feature; scoring casts the columns the signature names the same way.
 """

@@ -35,9 +35,9 @@ class ChurnRun:
 
 
 def train(spark: SparkSession, config: Config) -> ChurnRun:
-    """Everything one train_churn run does (tune both families, test the best, audit fairness, compare
-    with the planted truth, register and promote) under one MLflow parent run, so that its trials,
-    metrics, plots and model version are all found from one run id."""
+    """Everything one train_churn run does (tune both families, test the best, audit fairness, register
+    and promote) under one MLflow parent run, so that its trials, metrics, plots and model version are
+    all found from one run id."""
     import mlflow
 
     from lakepulse.ml import tracking
@@ -54,14 +54,12 @@ def train(spark: SparkSession, config: Config) -> ChurnRun:
                 f"churn: an empty split ({sizes}); the features have no customer on those dates"
             )
         with mlflow.start_run(run_name="train_churn") as parent:
-            return _train_in_run(spark, config, data, rows, sizes, parent.info.run_id)
+            return _train_in_run(config, data, rows, sizes, parent.info.run_id)
     finally:
         rows.unpersist()
 
 
-def _train_in_run(
-    spark: SparkSession, config: Config, data: TrainingData, rows: SplitRows, sizes: dict, run_id: str
-) -> ChurnRun:
+def _train_in_run(config: Config, data: TrainingData, rows: SplitRows, sizes: dict, run_id: str) -> ChurnRun:
     """The steps inside the parent run, apart from `train` so that the cached splits are released
     there whatever fails here."""
     import mlflow
@@ -69,7 +67,7 @@ def _train_in_run(
     _log_inputs(config, data, sizes)
     best = search.tune(rows.train, rows.validation, data.spec, config)
     scored = with_score(best.model.transform(rows.test)).persist()
-    metrics, baseline = evaluation.test_metrics(spark, config, best, scored, data)
+    metrics, baseline = evaluation.test_metrics(config, best, scored)
     report, fairness_metrics = evaluation.audit_fairness(scored, config)
     metrics.update(fairness_metrics)
     mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)})

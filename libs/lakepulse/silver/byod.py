@@ -1,11 +1,11 @@
-"""Bring your own data: a customer-transactions CSV mapped onto silver, then the same features and label.
+"""Bring your own data: a customer-transactions CSV mapped onto silver, for the same features and label.
 
 Config section `byod` names the file and which of its columns hold the customer id, the date and the
 amount, and the date's format (a Spark datetime pattern such as `dd/MM/yyyy`); nothing else is assumed
 about the file. Each transaction becomes a silver `purchase` event (unit price = amount, quantity 1),
 the customer id is pseudonymised like any silver id, and a customer is known from their first
-transaction on. From there the pipeline's own code takes over: gold's customer features and churn
-label, the churn training, and scoring. Attributes a transaction file does not carry (country, plan,
+transaction on. From there the pipeline's own code takes over (the jobs train_churn and score
+orchestrate it): gold's customer features and churn labels, the churn training, and scoring. Attributes a transaction file does not carry (country, plan,
 ...) are null, so the fairness audit reports them as not auditable.
 
 The tables are written into the configured lake, which must be a lake of its own (another home): a
@@ -158,10 +158,8 @@ def _guard_lake(spark: SparkSession, config: Config) -> None:
 
 
 def prepare(spark: SparkSession, config: Config) -> str:
-    """Writes the BYOD silver tables and gold/customer_features; returns a one-line summary."""
-    from lakepulse.gold import customer_features as cf
-    from lakepulse.gold.planner import DayRange
-
+    """Writes the BYOD silver tables (events, customers and their history, empty prices and weather)
+    and the lake's marker; returns a one-line summary."""
     _guard_lake(spark, config)
     transactions = check_transactions(read_transactions(spark, config), config)
     events = as_silver_events(transactions, pseudonym_key(config))
@@ -172,26 +170,12 @@ def prepare(spark: SparkSession, config: Config) -> str:
     delta_io.overwrite(history, config.table_path("silver", "customers"))
     delta_io.overwrite(spark.createDataFrame([], PRICES_SCHEMA), config.table_path("silver", "prices"))
     delta_io.overwrite(spark.createDataFrame([], WEATHER_SCHEMA), config.table_path("silver", "weather"))
-
     # Bounded: one aggregate row.
     bounds = events.agg(
         F.min("event_date").alias("lo"),
         F.max("event_date").alias("hi"),
         F.countDistinct("customer_key").alias("n"),
     ).first()
-    # As of D the features see the days before D: from the day after the first day to the day after the last.
-    days = DayRange(bounds["lo"] + dt.timedelta(days=1), bounds["hi"] + dt.timedelta(days=1))
-    features = events.transform(
-        cf.customer_features(
-            days,
-            delta_io.read_delta(spark, config.table_path("silver", "customer_history")),
-            delta_io.read_delta(spark, config.table_path("silver", "prices")),
-            delta_io.read_delta(spark, config.table_path("silver", "weather")),
-            None,
-            bounds["lo"],
-        )
-    )
-    delta_io.overwrite(features, config.table_path("gold", "customer_features"))
     m = config.byod
     marker = spark.createDataFrame(
         [
@@ -207,7 +191,4 @@ def prepare(spark: SparkSession, config: Config) -> str:
         "path string, customer_id_column string, date_column string, amount_column string, date_format string, loaded_at timestamp",
     )
     delta_io.overwrite(marker, f"{config.paths.lake.rstrip('/')}/{MARKER}")
-    return (
-        f"byod: {bounds['n']} customers' transactions {bounds['lo']}..{bounds['hi']} from {m.path} -> silver/events, "
-        f"gold/customer_features as of {days}"
-    )
+    return f"byod: {bounds['n']} customers' transactions {bounds['lo']}..{bounds['hi']} from {m.path} -> silver/events"
