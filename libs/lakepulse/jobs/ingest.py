@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-JOB = Job("ingest", __doc__, body, add_arguments)
+JOB = Job("ingest", __doc__, body, add_arguments, registers=True)
 main = JOB.main
 
 

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-JOB = Job("refine", __doc__, body, add_arguments)
+JOB = Job("refine", __doc__, body, add_arguments, registers=True)
 main = JOB.main
 
 

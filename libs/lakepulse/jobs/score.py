@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-JOB = Job("score", __doc__, body, add_arguments)
+JOB = Job("score", __doc__, body, add_arguments, registers=True)
 main = JOB.main
 
 
