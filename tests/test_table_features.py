@@ -230,6 +230,7 @@ def _spark_sql(home: Path, query: str, env: dict[str, str]) -> str:
     return done.stdout
 
 
+@pytest.mark.slow  # two Spark processes of their own: a writing job, then pyspark's spark-sql
 def test_tables_registered_by_name_outlive_the_process(spark, tmp_path):
     home = tmp_path / "home"
     config = make_config(home)
