@@ -250,7 +250,7 @@ def test_tables_registered_by_name_outlive_the_process(spark, tmp_path):
     delta_io.append(spark.range(3).toDF("n"), config.table_path("silver", "scratch"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "libs"), str(PROJECT_ROOT)])}
     overrides = [f"--set={o}" for o in (*TEST_SPARK_OVERRIDES, f"paths.home={home}", "catalog.enabled=true")]
-    # A writing job in its own process registers the tables (maintain, as every writing job, at its end).
+    # A writing job in its own process registers the tables at its end (maintain, as every writing job).
     done = subprocess.run(
         [sys.executable, "-m", "lakepulse.jobs.maintain", *overrides],
         capture_output=True,

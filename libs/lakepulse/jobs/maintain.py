@@ -14,13 +14,10 @@ from pyspark.sql import types as T
 
 from lakepulse.config import Config
 from lakepulse.errors import UsageError
-from lakepulse.gold import declared as gold_declared
 from lakepulse.ops import lake
 from lakepulse.ops.maintenance import TableMaintenance, all_tables, maintain_tables
 from lakepulse.runtime import delta_io
 from lakepulse.runtime.cli import Job
-from lakepulse.runtime.table_meta import ensure_declared
-from lakepulse.silver import runner as silver_runner
 
 LOG_SCHEMA = T.StructType(
     [
@@ -76,22 +73,10 @@ def body(args, config: Config, spark: SparkSession) -> int:
                 )
             )
 
-    declare(spark, tables)
     maintain_tables(spark, tables, retention, done)
     if rows:
         delta_io.append(spark.createDataFrame(rows, LOG_SCHEMA), lake.ops(config, lake.MAINTENANCE_LOG))
     return 0
-
-
-def declare(spark: SparkSession, tables: list[tuple[str, str]]) -> None:
-    """Gives silver and gold tables what they declare (constraints, features, comments) when they lack it:
-    a lake written by an older lakepulse is brought up to date by its scheduled maintenance."""
-    for name, path in tables:
-        layer, table = name.split("/", 1)
-        if layer == "silver" and table in silver_runner.DECLARED:
-            ensure_declared(spark, path, silver_runner.DECLARED[table])
-        elif layer == "gold" and table in gold_declared.RULES:
-            ensure_declared(spark, path, gold_declared.gold_table(table))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,7 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from delta.tables import DeltaTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 log = logging.getLogger("lakepulse.runtime.table_meta")
 
@@ -83,16 +85,26 @@ def ensure_declared(spark: SparkSession, path: str, declared: Declared) -> list[
         settings = ", ".join(f"'{k}' = {v}" for k, v in sorted(missing.items()))
         spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES ({settings})")
         changed += sorted(missing)
-    changed += _ensure_checks(spark, table, current, declared.checks)
+    changed += _ensure_checks(spark, path, current, declared.checks)
     changed += _ensure_column_comments(spark, path, declared.column_comments)
     if changed:
         log.info("%s: declared %s", path, ", ".join(changed))
     return changed
 
 
+def _resolves(spark: SparkSession, path: str, expr: str) -> bool:
+    """Whether `expr` is valid over the table's columns (analysis only, no Spark job)."""
+    try:
+        spark.read.format("delta").load(path).limit(0).select(F.expr(expr))
+    except AnalysisException:
+        return False
+    return True
+
+
 def _ensure_checks(
-    spark: SparkSession, table: str, properties: Mapping[str, str], checks: Mapping[str, str]
+    spark: SparkSession, path: str, properties: Mapping[str, str], checks: Mapping[str, str]
 ) -> list[str]:
+    table = f"delta.`{path}`"
     have = {
         k.removeprefix("delta.constraints."): v
         for k, v in properties.items()
@@ -104,6 +116,9 @@ def _ensure_checks(
         changed.append(f"-{name}")
     for name, expr in sorted(checks.items()):
         if name in have and _normal(have[name]) == _normal(expr):
+            continue
+        if not _resolves(spark, path, expr):  # a table of an older schema, without the rule's column
+            log.warning("%s: constraint %s not declared: the table lacks a column of %s", path, name, expr)
             continue
         if name in have:
             spark.sql(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}")
