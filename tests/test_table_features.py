@@ -30,6 +30,7 @@ from lakepulse.gold import declared as gold_declared
 from lakepulse.runtime import delta_io
 from lakepulse.runtime.jars import ensure_delta_jars
 from lakepulse.runtime.submit_args import submit_args
+from lakepulse.runtime.table_meta import Declared, ensure_declared
 from lakepulse.silver import customers as silver_customers
 from lakepulse.silver.common import merge_insert_new
 from tests.conftest import TEST_SPARK_OVERRIDES, load_job, make_config
@@ -267,3 +268,16 @@ def test_tables_registered_by_name_outlive_the_process(spark, tmp_path):
     lines = [line.strip() for line in out.splitlines() if line.strip()]
     assert int(lines[0]) == len(RustDeltaTable(config.table_path("gold", "kpi_daily")).to_pandas()) == 7
     assert any(re.search(r"\bscratch\b", line) for line in lines[1:])
+
+
+def test_a_rule_over_a_column_an_older_table_lacks_is_skipped(spark, tmp_path):
+    path = str(tmp_path / "old")
+    spark.createDataFrame([("a",)], "dimension STRING").write.format("delta").save(path)
+    declared = Declared(
+        checks={
+            "rule_a": "coalesce((`dimension` IS NOT NULL), false)",
+            "rule_b": "coalesce((`gone` > 0), false)",
+        }
+    )
+    ensure_declared(spark, path, declared)
+    assert set(constraints(path)) == {"rule_a"}
