@@ -142,8 +142,9 @@ def test_defaults_live_in_the_model_and_local_yaml_adds_only_its_own_keys():
     for key, default in defaults.items():
         if key in in_file or key in {("env",), ("source_file",), ("paths", "home")}:
             continue
-        # paths and MLflow URIs are resolved: {home} replaced by the absolute home
-        expected = default.replace("{home}", home) if key[0] in ("paths", "mlflow") else default
+        # paths, MLflow URIs and the metastore are resolved: {home} replaced by the absolute home
+        resolved = key[0] in ("paths", "mlflow", "catalog") and isinstance(default, str)
+        expected = default.replace("{home}", home) if resolved else default
         assert loaded[key] == expected, key
 
 

@@ -30,6 +30,7 @@ from pydantic_settings.sources import DefaultSettingsSource
 
 from lakepulse.config.sections import (
     ByodConfig,
+    CatalogConfig,
     GenerateConfig,
     GoldConfig,
     IngestConfig,
@@ -93,6 +94,7 @@ class Config(BaseSettings):
     byod: ByodConfig = ByodConfig()
     ingest: IngestConfig = IngestConfig()
     reference: ReferenceConfig = ReferenceConfig()
+    catalog: CatalogConfig = CatalogConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -187,7 +189,10 @@ def _resolve_paths(config: Config, environ: typing.Mapping[str, str]) -> Config:
             "artifact_root": config.mlflow.artifact_root.replace("{home}", home),
         }
     )
-    return config.model_copy(update={"paths": paths, "mlflow": mlflow})
+    catalog = config.catalog.model_copy(
+        update={"metastore": _absolute(config.catalog.metastore.replace("{home}", home))}
+    )
+    return config.model_copy(update={"paths": paths, "mlflow": mlflow, "catalog": catalog})
 
 
 def _absolute(value: str) -> str:

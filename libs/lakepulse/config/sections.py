@@ -110,6 +110,21 @@ class MaintenanceConfig(_Section):
     target_file_mb: int = 128
 
 
+class CatalogConfig(_Section):
+    """The lake's tables registered by name (databases `<prefix>bronze`, `<prefix>silver`, `<prefix>gold`,
+    external tables at their paths) in Spark's built-in Hive metastore, so `spark-sql -e 'select * from
+    lakepulse_gold.kpi_daily'` works with the run's settings (docs/architecture.md)."""
+
+    enabled: bool = False
+    """Off by default: the embedded Derby metastore admits one Spark process at a time, so with it on two
+    jobs running at once on one home (a streaming ingest and a refine) would lock each other out. Turn it
+    on for a home used by one job at a time, or point `metastore` at a shared metastore service."""
+    metastore: str = "{home}/metastore"
+    """A folder for the embedded Derby metastore, or a `thrift://host:9083` URI of a Hive metastore
+    service (a cluster's)."""
+    database_prefix: str = "lakepulse_"
+
+
 class GoldConfig(_Section):
     """Gold tables (docs/gold.md): label horizon, windows, thresholds and approximation accuracy."""
 

@@ -32,6 +32,7 @@ from lakepulse.gold import (
     churn_label,
     cost_kpis,
     customer_features,
+    declared,
     kpi_daily,
     market_signals,
     planner,
@@ -316,7 +317,11 @@ def run_table(
     # day): no small files to compact afterwards.
     df = df.repartition(*table.partition_by) if table.partition_by else df.repartition(1)
     metadata = json.dumps(versions, sort_keys=True) if versions else None
-    delta_io.overwrite(df, path, table.partition_by, replace_where=replace, user_metadata=metadata)
+    create = declared.gold_table(table.name).creation_options()
+    delta_io.overwrite(
+        df, path, table.partition_by, replace_where=replace, user_metadata=metadata, properties=create
+    )
+    declared.ensure(spark, table.name, path)  # a table made by an older lakepulse, or this run's comments
     rows = _rows_written(spark, path)
     run = TableRun(table.name, days, rows, tuple(ctx.reads))
     log.info(

@@ -25,7 +25,7 @@ def body(args: argparse.Namespace, config: Config, spark: SparkSession) -> int:
     return runner.run_job("features", args, config, spark, runner.FEATURE_TABLES)
 
 
-JOB = Job("features", __doc__, body, add_arguments)
+JOB = Job("features", __doc__, body, add_arguments, registers=True)
 main = JOB.main
 
 

@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-JOB = Job("ingest", __doc__, body, add_arguments, over_connect=connect.streaming)
+JOB = Job("ingest", __doc__, body, add_arguments, over_connect=connect.streaming, registers=True)
 main = JOB.main
 
 

@@ -26,7 +26,7 @@ def body(args: argparse.Namespace, config: Config, spark: SparkSession) -> int:
     return runner.run_job("kpis", args, config, spark, runner.KPI_TABLES)
 
 
-JOB = Job("kpis", __doc__, body, add_arguments)
+JOB = Job("kpis", __doc__, body, add_arguments, registers=True)
 main = JOB.main
 
 

@@ -84,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retain-hours", type=int, help="VACUUM retention for this run (default: config)")
 
 
-JOB = Job("maintain", __doc__, body, add_arguments)
+JOB = Job("maintain", __doc__, body, add_arguments, registers=True)
 main = JOB.main
 
 

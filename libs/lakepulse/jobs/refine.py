@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-JOB = Job("refine", __doc__, body, add_arguments, over_connect=connect.streaming)
+JOB = Job("refine", __doc__, body, add_arguments, over_connect=connect.streaming, registers=True)
 main = JOB.main
 
 

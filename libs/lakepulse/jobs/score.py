@@ -45,7 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-JOB = Job("score", __doc__, body, add_arguments, over_connect=connect.always(connect.MLFLOW_SPARK_FLAVOUR))
+JOB = Job(
+    "score",
+    __doc__,
+    body,
+    add_arguments,
+    over_connect=connect.always(connect.MLFLOW_SPARK_FLAVOUR),
+    registers=True,
+)
 main = JOB.main
 
 

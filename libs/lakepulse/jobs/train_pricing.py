@@ -24,7 +24,7 @@ def body(args, config, spark) -> int:
     return 0
 
 
-JOB = Job("train_pricing", __doc__, body)
+JOB = Job("train_pricing", __doc__, body, registers=True)
 main = JOB.main
 
 

@@ -97,6 +97,7 @@ class Job:
     body: JobBody
     arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
     over_connect: ConnectCheck = connect.everywhere
+    registers: bool = False  # writes lake tables: registers them by name afterwards (`catalog.enabled`)
 
     def parser(self) -> argparse.ArgumentParser:
         parser = job_parser(self.name, self.description)
@@ -117,6 +118,10 @@ class Job:
             raise LakepulseError(f"cannot run over Spark Connect: {why}")
         spark = build_session(config, app_name=f"lakepulse-{self.name}")
         code = int(self.body(args, config, spark) or 0)
+        if self.registers and code == 0:
+            from lakepulse.runtime.catalog import register_lake
+
+            register_lake(spark, config)
         return JobResult(self.name, code, time.monotonic() - started)
 
     def main(self, argv: Sequence[str] | None = None) -> int:

@@ -95,11 +95,13 @@ def append(
     """Appends `df`; with `txn=(app_id, version)` the append happens at most once.
 
     `user_metadata` is recorded in the commit's info (see `recent_user_metadata`); `properties` (delta.*
-    table properties) apply when this append creates the table.
+    table properties, `delta.constraints.*` included) apply when this append creates the table, and are
+    not passed to an existing one.
     """
     writer = portable(df).write.format("delta").mode("append")
-    for key, value in (properties or {}).items():
-        writer = writer.option(key, value)
+    if properties and not is_delta(df.sparkSession, path):
+        for key, value in properties.items():
+            writer = writer.option(key, value)
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     if txn is not None:
@@ -165,9 +167,14 @@ def overwrite(
     partition_by: Sequence[str] = (),
     replace_where: str | None = None,
     user_metadata: str | None = None,
+    properties: Mapping[str, str] | None = None,
 ) -> None:
-    """Replaces the table, or with `replace_where` only the rows matching that predicate."""
+    """Replaces the table, or with `replace_where` only the rows matching that predicate; `properties`
+    apply when this write creates the table (as for `append`)."""
     writer = portable(df).write.format("delta").mode("overwrite")
+    if properties and not is_delta(df.sparkSession, path):
+        for key, value in properties.items():
+            writer = writer.option(key, value)
     if user_metadata is not None:
         writer = writer.option("userMetadata", user_metadata)
     if partition_by:

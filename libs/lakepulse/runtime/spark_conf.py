@@ -51,6 +51,22 @@ def spark_conf_for(config: Config, extra: Mapping[str, str] | None = None) -> di
     conf["spark.databricks.delta.autoCompact.maxFileSize"] = str(
         config.maintenance.target_file_mb * 1024 * 1024
     )
+    conf.update(catalog_conf(config))
     conf.update(config.spark.conf)
     conf.update(extra or {})
+    return conf
+
+
+def catalog_conf(config: Config) -> dict[str, str]:
+    """Spark's Hive catalog over the configured metastore when `catalog.enabled` (static settings: they
+    must be there when the session starts), else nothing: Spark's in-memory catalog."""
+    if not config.catalog.enabled:
+        return {}
+    metastore = config.catalog.metastore
+    conf = {"spark.sql.catalogImplementation": "hive"}
+    if metastore.startswith("thrift://"):
+        conf["spark.hadoop.hive.metastore.uris"] = metastore
+    else:
+        url = f"jdbc:derby:;databaseName={metastore.removeprefix('file:')};create=true"
+        conf["spark.hadoop.javax.jdo.option.ConnectionURL"] = url
     return conf

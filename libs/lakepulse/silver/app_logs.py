@@ -10,10 +10,12 @@ from pyspark.sql import functions as F
 from lakepulse.contracts import expectations, schemas
 from lakepulse.contracts.sources import APP_LOGS
 from lakepulse.silver.common import Context, Unit, Written, append_by_day, conform, scrub, typed
+from lakepulse.silver.declared import silver_table
 from lakepulse.silver.rules import required
 
 TABLE = "app_logs"
 RULES = required(schemas.SILVER_APP_LOGS)
+CREATE = silver_table(TABLE, RULES).creation_options()
 
 
 def to_silver() -> Callable[[DataFrame], DataFrame]:
@@ -38,7 +40,7 @@ def step(spark: SparkSession, bronze: DataFrame, ctx: Context) -> Written:
         outcome, _ = expectations.count_failures(silver.transform(expectations.flag(RULES)), RULES)
         expectations.enforce(outcome, RULES, f"refine {TABLE}")
         if outcome.rows:
-            append_by_day(silver, ctx.config.table_path("silver", TABLE), "log_date", ctx.txn)
+            append_by_day(silver, ctx.config.table_path("silver", TABLE), "log_date", ctx.txn, CREATE)
         return Written({TABLE: outcome.rows}, [(TABLE, RULES, outcome)])
     finally:
         silver.unpersist()

@@ -21,6 +21,7 @@ from lakepulse.contracts import expectations, schemas
 from lakepulse.contracts.expectations import Expectation
 from lakepulse.contracts.sources import BILLING, FOCUS_CHARGE_CATEGORIES
 from lakepulse.silver.common import Context, Unit, Written, append_by_day, conform, scrub, typed
+from lakepulse.silver.declared import silver_table
 from lakepulse.silver.rules import required
 
 TABLE = "billing"
@@ -42,6 +43,7 @@ RULES = [
         "warn",
     ),
 ]
+CREATE = silver_table(TABLE, RULES).creation_options()
 
 
 def to_silver() -> Callable[[DataFrame], DataFrame]:
@@ -68,7 +70,7 @@ def step(spark: SparkSession, bronze: DataFrame, ctx: Context) -> Written:
         expectations.enforce(outcome, RULES, f"refine {TABLE}")
         if outcome.rows:
             # Ingestion keeps (Id or line, ChargePeriodStart) unique across bronze: an idempotent append.
-            append_by_day(silver, ctx.config.table_path("silver", TABLE), "charge_date", ctx.txn)
+            append_by_day(silver, ctx.config.table_path("silver", TABLE), "charge_date", ctx.txn, CREATE)
         return Written({TABLE: outcome.rows}, [(TABLE, RULES, outcome)])
     finally:
         silver.unpersist()

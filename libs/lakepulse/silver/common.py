@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -127,16 +127,25 @@ def merge_insert_new(
     condition: str,
     txn: tuple[str, int],
     partition_by: Sequence[str] = (),
+    properties: Mapping[str, str] = CHANGE_FEED,
 ) -> None:
-    """Inserts the rows of `df` that match no target row (first arrival wins); creates the table on first use."""
+    """Inserts the rows of `df` that match no target row (first arrival wins); creates the table on first
+    use, with `properties` (the table's declared creation options, `silver.declared`)."""
     if not delta_io.is_delta(spark, path):
         frame = df.repartition(*partition_by) if partition_by else df
-        delta_io.append(frame, path, partition_by, txn=txn, properties=CHANGE_FEED)
+        delta_io.append(frame, path, partition_by, txn=txn, properties=properties)
         return
     with dml_txn(spark, txn):
         delta_io.merge(spark, df, path, condition, "WHEN NOT MATCHED THEN INSERT *")
 
 
-def append_by_day(df: DataFrame, path: str, day_column: str, txn: tuple[str, int]) -> None:
-    """Appends with one file per day partition, so Delta's auto compaction has nothing left to compact."""
-    delta_io.append(df.repartition(F.col(day_column)), path, [day_column], txn=txn, properties=CHANGE_FEED)
+def append_by_day(
+    df: DataFrame,
+    path: str,
+    day_column: str,
+    txn: tuple[str, int],
+    properties: Mapping[str, str] = CHANGE_FEED,
+) -> None:
+    """Appends with one file per day partition, so Delta's auto compaction has nothing left to compact;
+    `properties` apply when the append creates the table."""
+    delta_io.append(df.repartition(F.col(day_column)), path, [day_column], txn=txn, properties=properties)

@@ -16,10 +16,12 @@ from lakepulse.contracts import expectations, schemas
 from lakepulse.contracts.sources import CUSTOMERS
 from lakepulse.runtime import delta_io
 from lakepulse.silver.common import Context, Unit, Written, conform, dml_txn, pseudonym, typed
+from lakepulse.silver.declared import silver_table
 from lakepulse.silver.rules import required
 
 CURRENT, HISTORY = "customers", "customer_history"
 RULES = required(schemas.SILVER_CUSTOMERS)
+CREATE = {t: silver_table(t, RULES).creation_options() for t in (CURRENT, HISTORY)}
 
 
 def to_silver() -> Callable[[DataFrame], DataFrame]:
@@ -65,11 +67,11 @@ def step(spark: SparkSession, bronze: DataFrame, ctx: Context) -> Written:
         if outcome.rows:
             history = ctx.config.table_path("silver", HISTORY)
             # Ingestion keeps (customer_id, updated_at) unique across bronze: an idempotent append suffices.
-            delta_io.append(states, history, txn=ctx.txn)
+            delta_io.append(states, history, txn=ctx.txn, properties=CREATE[HISTORY])
             current = ctx.config.table_path("silver", CURRENT)
             newest = latest(states)
             if not delta_io.is_delta(spark, current):
-                delta_io.append(newest, current, txn=ctx.txn)
+                delta_io.append(newest, current, txn=ctx.txn, properties=CREATE[CURRENT])
             else:
                 with dml_txn(spark, ctx.txn):
                     delta_io.merge(

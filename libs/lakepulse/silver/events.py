@@ -17,6 +17,7 @@ from lakepulse import privacy
 from lakepulse.contracts import expectations, schemas
 from lakepulse.contracts.sources import EVENTS
 from lakepulse.silver.common import Context, Unit, Written, conform, merge_insert_new, pseudonym, scrub, typed
+from lakepulse.silver.declared import silver_table
 from lakepulse.silver.rules import required
 
 TABLE = "events"
@@ -24,6 +25,7 @@ RULES = [
     *required(schemas.SILVER_EVENTS),
     expectations.Expectation("conformed:unit_price", "unit_price IS NULL OR unit_price > 0", "fail"),
 ]
+CREATE = silver_table(TABLE, RULES).creation_options()
 
 
 def to_silver() -> Callable[[DataFrame], DataFrame]:
@@ -72,7 +74,7 @@ def step(spark: SparkSession, bronze: DataFrame, ctx: Context) -> Written:
             lo, hi = row["lo"] - window, row["hi"] + window
             condition = f"t.event_id = s.event_id AND t.event_date BETWEEN DATE'{lo}' AND DATE'{hi}'"
             path = ctx.config.table_path("silver", TABLE)
-            merge_insert_new(spark, silver, path, condition, ctx.txn, ["event_date"])
+            merge_insert_new(spark, silver, path, condition, ctx.txn, ["event_date"], CREATE)
         return Written({TABLE: outcome.rows}, [(TABLE, RULES, outcome)])
     finally:
         silver.unpersist()

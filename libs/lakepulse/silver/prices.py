@@ -15,10 +15,12 @@ from lakepulse.contracts import expectations, schemas
 from lakepulse.contracts.sources import PRICES
 from lakepulse.runtime import delta_io
 from lakepulse.silver.common import Context, Unit, Written, conform, dml_txn, typed
+from lakepulse.silver.declared import silver_table
 from lakepulse.silver.rules import required
 
 TABLE = "prices"
 RULES = required(schemas.SILVER_PRICES)
+CREATE = silver_table(TABLE, RULES).creation_options()
 
 
 def changes(bronze_typed: DataFrame) -> DataFrame:
@@ -53,7 +55,7 @@ def step(spark: SparkSession, bronze: DataFrame, ctx: Context) -> Written:
         expectations.enforce(outcome, RULES, f"refine {TABLE}")
         if outcome.rows:
             if not delta_io.is_delta(spark, path):
-                delta_io.append(recomputed, path, txn=ctx.txn)
+                delta_io.append(recomputed, path, txn=ctx.txn, properties=CREATE)
             else:
                 with dml_txn(spark, ctx.txn):
                     delta_io.merge(

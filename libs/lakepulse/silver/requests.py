@@ -15,10 +15,12 @@ from lakepulse import privacy
 from lakepulse.contracts import expectations, schemas
 from lakepulse.contracts.sources import ACCESS_LOGS
 from lakepulse.silver.common import Context, Unit, Written, append_by_day, conform, scrub, typed
+from lakepulse.silver.declared import silver_table
 from lakepulse.silver.rules import required
 
 TABLE = "requests"
 RULES = required(schemas.SILVER_REQUESTS)
+CREATE = silver_table(TABLE, RULES).creation_options()
 
 
 def path_template(target: Column) -> Column:
@@ -51,7 +53,7 @@ def step(spark: SparkSession, bronze: DataFrame, ctx: Context) -> Written:
         outcome, _ = expectations.count_failures(silver.transform(expectations.flag(RULES)), RULES)
         expectations.enforce(outcome, RULES, f"refine {TABLE}")
         if outcome.rows:
-            append_by_day(silver, ctx.config.table_path("silver", TABLE), "request_date", ctx.txn)
+            append_by_day(silver, ctx.config.table_path("silver", TABLE), "request_date", ctx.txn, CREATE)
         return Written({TABLE: outcome.rows}, [(TABLE, RULES, outcome)])
     finally:
         silver.unpersist()

@@ -40,7 +40,7 @@ from lakepulse.ops import lake
 from lakepulse.ops.lake import expectation_rows
 from lakepulse.ops.runs import make_batch_id, now_text
 from lakepulse.runtime import delta_io, streams, threads
-from lakepulse.silver import app_logs, billing, common, customers, events, prices, requests, weather
+from lakepulse.silver import app_logs, billing, customers, declared, events, prices, requests, weather
 from lakepulse.silver.common import Context, Unit
 
 log = logging.getLogger("lakepulse.silver")
@@ -58,6 +58,12 @@ UNITS: dict[str, Unit] = {
     )
 }
 UNIT_BY_NAME = {u.name: u for u in UNITS.values()}
+# What each silver table declares to Delta (silver.declared): its module's rules as constraints.
+DECLARED = {
+    table: declared.silver_table(table, module.RULES)
+    for module in (events, requests, app_logs, billing, customers, prices, weather)
+    for table in module.UNIT.tables
+}
 STATE = lake.REFINE_STATE
 APP_ID = "refine"
 # Commits of the state table searched for the newest done marker: a step makes two, maintenance a few.
@@ -325,13 +331,12 @@ def refine(spark: SparkSession, config: Config, units: list[Unit], run_id: str) 
     key = privacy.pseudonym_key(config)  # fails here, before any write, when the key must be set
     results = []
     steps = pending_steps(spark, config, units, run_id)
+    tables = [t for u in units for t in u.tables] if steps else []
+    existing = [t for t in tables if delta_io.is_delta(spark, config.table_path("silver", t))]
     if not steps:
         log.info("nothing new to refine")
-    else:  # tables made before silver recorded its changes start recording them with this run
-        for table in common.CHANGE_FEED_TABLES:
-            path = config.table_path("silver", table)
-            if delta_io.is_delta(spark, path):
-                delta_io.ensure_properties(spark, path, common.CHANGE_FEED)
+    else:  # tables made by an older lakepulse get their change feed, constraints, ... before this run's writes
+        declared.ensure(spark, config, DECLARED, existing)
     for step in steps:
         for result in run_step(spark, config, step, key):
             log.info(
@@ -342,6 +347,8 @@ def refine(spark: SparkSession, config: Config, units: list[Unit], run_id: str) 
                 result.rows,
             )
             results.append(result)
+    # Tables this run created got their properties and constraints in their first commit; now their comments.
+    declared.ensure(spark, config, DECLARED, [t for t in tables if t not in existing])
     return results
 
 

@@ -8,10 +8,12 @@ from lakepulse.contracts import expectations, schemas
 from lakepulse.contracts.sources import WEATHER
 from lakepulse.runtime import delta_io
 from lakepulse.silver.common import Context, Unit, Written, conform, typed
+from lakepulse.silver.declared import silver_table
 from lakepulse.silver.rules import required
 
 TABLE = "weather"
 RULES = required(schemas.SILVER_WEATHER)
+CREATE = silver_table(TABLE, RULES).creation_options()
 
 
 def step(spark: SparkSession, bronze: DataFrame, ctx: Context) -> Written:
@@ -21,7 +23,7 @@ def step(spark: SparkSession, bronze: DataFrame, ctx: Context) -> Written:
         expectations.enforce(outcome, RULES, f"refine {TABLE}")
         if outcome.rows:
             # Ingestion keeps (date, country, city) unique across bronze: an idempotent append suffices.
-            delta_io.append(silver, ctx.config.table_path("silver", TABLE), txn=ctx.txn)
+            delta_io.append(silver, ctx.config.table_path("silver", TABLE), txn=ctx.txn, properties=CREATE)
         return Written({TABLE: outcome.rows}, [(TABLE, RULES, outcome)])
     finally:
         silver.unpersist()
