@@ -8,7 +8,8 @@ Behaviour planted here:
 - activity follows engagement, the weekday and the weather, and declines over the 14 days before a
   customer's churn day, while support tickets rise;
 - purchase quantities follow each category's demand curve (event_lines.py, `_quantity`);
-- promo_view converts PROMO_LIFT times more often in the urban / Friday-evening segment;
+- promo_view converts PROMO_LIFT times more often in the planted segment (city type x weekday x
+  hours, a parameter; by default urban / Friday / 18-22 UTC);
 - searches for one category in one country surge from the trend's start day.
 """
 
@@ -33,14 +34,7 @@ from lakepulse_sample.randomness import (
     weighted_index,
     weighted_index_sql,
 )
-from lakepulse_sample.scenario import (
-    PROMO_CONVERSION,
-    PROMO_LIFT,
-    SEGMENT_CITY_TYPE,
-    SEGMENT_HOURS,
-    SEGMENT_WEEKDAY,
-    Scenario,
-)
+from lakepulse_sample.scenario import PROMO_CONVERSION, PROMO_LIFT, Scenario
 
 SESSIONS_PER_DAY = 0.5  # mean sessions of an average customer on an ordinary day
 EXTRA_PAGE_VIEWS = 1.5
@@ -219,7 +213,7 @@ def with_session_plan(p: GenerateParams, scenario: Scenario) -> Callable[[DataFr
     def transform(sessions: DataFrame) -> DataFrame:
         return (
             sessions.withColumns(_session_draws(p, scenario))
-            .transform(_with_conversions(p))
+            .transform(_with_conversions(p, scenario))
             .transform(_with_slots)
             .withColumns(_session_context(p))
         )
@@ -275,15 +269,16 @@ def _session_draws(p: GenerateParams, scenario: Scenario) -> dict[str, Column]:
     }
 
 
-def _with_conversions(p: GenerateParams) -> Callable[[DataFrame], DataFrame]:
+def _with_conversions(p: GenerateParams, scenario: Scenario) -> Callable[[DataFrame], DataFrame]:
     """Promo views convert (add an item and force the checkout), PROMO_LIFT times more often in the
     planted segment; other carts are checked out at CHECKOUT_SHARE."""
+    promo = scenario.promo
 
     def transform(drawn: DataFrame) -> DataFrame:
         segment = (
-            (F.col("city_type") == SEGMENT_CITY_TYPE)
-            & (F.col("dow") == SEGMENT_WEEKDAY)
-            & F.col("hour").between(SEGMENT_HOURS[0], SEGMENT_HOURS[1] - 1)
+            (F.col("city_type") == promo.city_type)
+            & (F.col("dow") == promo.weekday)
+            & F.col("hour").between(promo.hours[0], promo.hours[1] - 1)
         )
         converted = (
             _shop()

@@ -46,14 +46,7 @@ import numpy as np
 from lakepulse_sample import bad_records, customers, dims, events, logs
 from lakepulse_sample.params import GenerateParams
 from lakepulse_sample.plan_customers import MAX_CHANGE_RATE, capped_mean, customer_paths
-from lakepulse_sample.scenario import (
-    PROMO_CONVERSION,
-    PROMO_LIFT,
-    SEGMENT_CITY_TYPE,
-    SEGMENT_HOURS,
-    SEGMENT_WEEKDAY,
-    plan_scenario,
-)
+from lakepulse_sample.scenario import PROMO_CONVERSION, PROMO_LIFT, plan_scenario
 
 MAX_CUSTOMERS = 99_999_999  # as GenerateParams.validate
 # the caps of the generator's count() draws (sessions: plan_customers.SESSION_CAP)
@@ -253,14 +246,15 @@ def _trend(p: GenerateParams) -> tuple[float, np.ndarray]:
 
 def _session_mix(p: GenerateParams, activity: np.ndarray) -> dict[str, float]:
     """Expected events of each type in an ordinary session of a customer (no signup, ticket, cancel)."""
-    urban = sum(
-        w for c, w in zip(dims.CITIES, _city_weights(), strict=True) if c.city_type == SEGMENT_CITY_TYPE
+    cities = sum(
+        w for c, w in zip(dims.CITIES, _city_weights(), strict=True) if c.city_type == p.promo_city_type
     )
-    weekday = (p.start_weekday + np.arange(p.days)) % 7 == SEGMENT_WEEKDAY
-    friday = float(activity[weekday].sum() / activity.sum())
+    weekday = (p.start_weekday + np.arange(p.days)) % 7 == p.promo_weekday
+    on_weekday = float(activity[weekday].sum() / activity.sum())
     hours = dims.HOUR_WEIGHTS
-    evening = sum(hours[SEGMENT_HOURS[0] : SEGMENT_HOURS[1]]) / sum(hours)
-    converted = events.PROMO_VIEW_SHARE * PROMO_CONVERSION * (1 + (PROMO_LIFT - 1) * urban * friday * evening)
+    in_hours = sum(hours[p.promo_hours[0] : p.promo_hours[1]]) / sum(hours)
+    lifted = (PROMO_LIFT - 1) * cities * on_weekday * in_hours  # the planted segment's extra conversions
+    converted = events.PROMO_VIEW_SHARE * PROMO_CONVERSION * (1 + lifted)
     cart = 1 + capped_mean(events.EXTRA_CART_ITEMS, CART_CAP)  # items when there is a cart
     checked_out = events.CART_SHARE * events.CHECKOUT_SHARE
     unchecked = events.CART_SHARE * (1 - events.CHECKOUT_SHARE)
