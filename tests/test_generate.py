@@ -538,6 +538,40 @@ def test_another_seed_draws_other_customers_and_a_different_world(spark, tmp_pat
     assert plan_scenario(base) != plan_scenario(other)
 
 
+def test_the_planted_scenario_is_a_parameter_with_the_sample_as_default(tmp_path):
+    """The promo segment, the trend and the number of anomalies follow the parameters; unset, they are
+    the sample's (urban / Friday / 18-22 UTC, a 3x surge drawn from the seed, 3 to 5 anomalies)."""
+    from lakepulse_sample.params import parse_promo_segment
+    from lakepulse_sample.scenario import plan_scenario
+
+    section = make_config(tmp_path).generate
+    default = plan_scenario(GenerateParams.from_config(section, customers=CUSTOMERS, days=DAYS))
+    assert (default.promo.city_type, default.promo.weekday, default.promo.hours) == ("urban", 4, (18, 22))
+    assert default.trend.factor == 3.0 and 3 <= len(default.anomalies) <= 5
+    assert parse_promo_segment("rural/tue/9-12") == {
+        "promo_city_type": "rural",
+        "promo_weekday": 1,
+        "promo_hours": (9, 12),
+    }
+    params = GenerateParams.from_config(
+        section,
+        customers=CUSTOMERS,
+        days=DAYS,
+        trend_category="books",
+        trend_country="IT",
+        trend_factor=4.0,
+        anomalies=2,
+        **parse_promo_segment("rural/Tuesday/9-12"),
+    )
+    planted = plan_scenario(params)
+    assert (planted.promo.city_type, planted.promo.weekday, planted.promo.hours) == ("rural", 1, (9, 12))
+    assert (planted.trend.category, planted.trend.country, planted.trend.factor) == ("books", "IT", 4.0)
+    assert len(planted.anomalies) == 2
+    # the manifest's parameters give the same params back (test_the_plan_estimates_what_a_generation_wrote)
+    again = GenerateParams.from_config(section, **json.loads(json.dumps(params.as_json())))
+    assert again == params
+
+
 def test_refuses_a_landing_area_that_holds_data(landing, capsys):
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("LAKEPULSE_HOME", raising=False)
@@ -552,6 +586,10 @@ def test_refuses_a_landing_area_that_holds_data(landing, capsys):
         (["--days", "1"], "generate.days"),
         (["--start", "yesterday"], "generate.start"),
         (["--customers", "x"], "--customers"),
+        (["--promo-segment", "urban/Funday/18-22"], "unknown weekday"),
+        (["--promo-segment", "suburban/Friday/18-22"], "promo city type"),
+        (["--promo-segment", "urban/Friday/22-18"], "promo hours"),
+        (["--trend-country", "XX"], "trend country"),
     ],
 )
 def test_bad_parameters_fail_with_one_line(tmp_path, capsys, flags, message):

@@ -14,13 +14,14 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from pyspark.sql import functions as F
 
 from tests import gold_fixtures as fx
 from tests.conftest import load_job, make_config
 
 H = A = 7  # churn horizon and active days (fx.GOLD_OVERRIDES)
 R, B = 3, 7  # trend recent and baseline days
-W, MIN_SESSIONS = 7, 3  # promo window and minimum sessions
+W, MIN_SESSIONS, FDR = 7, 3, 0.05  # promo window, minimum sessions and false discovery rate
 N_HISTORY, MIN_HISTORY, THRESHOLD = 7, 5, 3.5
 ACCURACY = 20
 
@@ -316,11 +317,7 @@ def test_market_signals_match_oracle(spark, run):
 # ---------------------------------------------------------------------------------------- promo_response
 def check_promo_response(spark, home, con, first: dt.date, last: dt.date, ranked: bool = True) -> None:
     _states(con, first, last)
-    band = (
-        "CASE WHEN hour(start_ts) >= 22 OR hour(start_ts) < 6 THEN 'night' WHEN hour(start_ts) < 12 THEN 'morning' "
-        "WHEN hour(start_ts) < 18 THEN 'afternoon' ELSE 'evening' END"
-    )
-    daily = f"""
+    daily = """
         WITH sd AS (
             SELECT session_id, event_date, max(customer_key) AS customer_key, min(event_ts) AS start_ts,
                    bool_or(event_type = 'promo_view') AS promo,
@@ -329,7 +326,7 @@ def check_promo_response(spark, home, con, first: dt.date, last: dt.date, ranked
                    bool_or(event_type = 'purchase') AS bought
             FROM events GROUP BY session_id, event_date)
         SELECT sd.event_date, coalesce(s.city_type, 'unknown') AS city_type, strftime(start_ts, '%A') AS weekday,
-               {band} AS hour_band,
+               CAST(hour(start_ts) AS INTEGER) AS hour,
                count(*) FILTER (WHERE promo) AS p, count(*) FILTER (WHERE promo AND after_promo) AS pc,
                count(*) FILTER (WHERE NOT promo) AS b, count(*) FILTER (WHERE NOT promo AND bought) AS bc
         FROM sd LEFT JOIN state_days s ON s.customer_key = sd.customer_key AND s.day = sd.event_date
@@ -338,7 +335,7 @@ def check_promo_response(spark, home, con, first: dt.date, last: dt.date, ranked
         con,
         f"""
         WITH d AS ({daily}), days AS ({_days_sql(first, last)})
-        SELECT days.date, days.date - {W - 1} AS window_start, d.city_type, d.weekday, d.hour_band,
+        SELECT days.date, days.date - {W - 1} AS window_start, d.city_type, d.weekday, d.hour,
                sum(p) AS promo_sessions, sum(pc) AS promo_conversions, sum(b) AS baseline_sessions,
                sum(bc) AS baseline_conversions
         FROM days JOIN d ON d.event_date BETWEEN days.date - {W - 1} AND days.date
@@ -353,25 +350,73 @@ def check_promo_response(spark, home, con, first: dt.date, last: dt.date, ranked
         r["promo_conversion_rate"], r["baseline_conversion_rate"] = pr, br
         r["lift"] = pr / br if pr is not None and br else None
         r["uplift"] = pr - br if pr is not None and br is not None else None
-        r["lift_rank"] = None
-    groups: dict = {}
+    by_day: dict = {}
     for r in expected:
+        by_day.setdefault(r["date"], []).append(r)
+    for rs in by_day.values():
+        _promo_tests(rs)
+    got = gold(spark, home, "promo_response")
+    assert any(r["lift_rank"] == 1 for r in expected) or not ranked
+    fx.assert_same_rows(got, expected, keys=("date", "city_type", "weekday", "hour"), rel=1e-7)
+
+
+def _promo_tests(rows: list[dict]) -> None:
+    """One day's response tests, with statsmodels: each tested segment's promo conversion against all
+    other known segments' (pooled one-sided z-test), BH over the tested ones, then the ranks."""
+    from statsmodels.stats.multitest import multipletests
+    from statsmodels.stats.proportion import proportions_ztest
+
+    known = [r for r in rows if r["city_type"] != "unknown"]
+    n_all, k_all = sum(r["promo_sessions"] for r in known), sum(r["promo_conversions"] for r in known)
+    tested = []
+    for r in rows:
+        own = (r["promo_sessions"], r["promo_conversions"]) if r["city_type"] != "unknown" else (0, 0)
+        n, k = n_all - own[0], k_all - own[1]
+        r["others_promo_conversion_rate"] = k / n if n else None
+        r["z_score"] = r["p_value"] = r["q_value"] = r["responsive"] = r["lift_rank"] = None
         if (
             r["promo_sessions"] >= MIN_SESSIONS
             and r["baseline_sessions"] >= MIN_SESSIONS
             and r["city_type"] != "unknown"
             and r["lift"] is not None
         ):
-            groups.setdefault(r["date"], []).append(r)
-    for rs in groups.values():
-        _rank(rs, "lift", "lift_rank")
-    got = gold(spark, home, "promo_response")
-    assert any(r["lift_rank"] == 1 for r in expected) or not ranked
-    fx.assert_same_rows(got, expected, keys=("date", "city_type", "weekday", "hour_band"))
+            tested.append(r)
+            pooled = (r["promo_conversions"] + k) / (r["promo_sessions"] + n) if n else 0.0
+            if 0 < pooled < 1:
+                z, p = proportions_ztest(
+                    [r["promo_conversions"], k], [r["promo_sessions"], n], alternative="larger"
+                )
+                r["z_score"], r["p_value"] = float(z), float(p)
+            else:
+                r["p_value"] = 1.0
+    if not tested:
+        return
+    reject, q, _, _ = multipletests([r["p_value"] for r in tested], alpha=FDR, method="fdr_bh")
+    for r, q_i, reject_i in zip(tested, q, reject, strict=True):
+        r["q_value"], r["responsive"] = float(q_i), bool(reject_i)
+    responsive = [r for r in tested if r["responsive"]]
+    _rank(responsive, "lift", "lift_rank")
+    rest = [r for r in tested if not r["responsive"]]
+    _rank(rest, "lift", "lift_rank")
+    for r in rest:
+        r["lift_rank"] += len(responsive)
 
 
 def test_promo_response_matches_oracle(spark, run):
     check_promo_response(spark, *run, fx.START, fx.END)
+
+
+def test_a_table_written_with_other_columns_is_recomputed_whole(spark, run):
+    """An upgrade that changes a table's columns (promo_response's hour bands became hours): the next run
+    cannot replace some days of the old table (Delta refuses the schema), so it recomputes all of it."""
+    home, con = run
+    path = make_config(home).table_path("gold", "promo_response")
+    old = spark.read.format("delta").load(path).withColumn("hour_band", F.lit("evening")).drop("hour")
+    last = old.agg(F.max("date")).first()[0]  # before the write: Delta refuses a frame whose table changed
+    old.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE date = DATE '{last}'")  # a day left to compute
+    assert _kpis_main()(fx.job_args(home, "--tables", "promo_response")) == 0
+    check_promo_response(spark, home, con, fx.START, fx.END)
 
 
 # --------------------------------------------------------------------------------------- cost_kpis_daily

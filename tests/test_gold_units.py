@@ -297,35 +297,94 @@ def test_promo_lift_compares_conversion_rates_over_the_window(spark):
     assertDataFrameEqual(got, expected)
 
 
-def test_lift_rank_is_per_day_among_segments_with_enough_sessions_on_both_sides(spark):
-    rated = spark.createDataFrame(
+def test_the_normal_tail_matches_scipy_to_double_precision(spark):
+    """Hart's rational approximation, in Spark expressions, against scipy's survival function."""
+    from scipy.stats import norm
+
+    zs = [-40.0, -8.0, -3.0, -1.0, -1e-9, 0.0, 0.3, 1.0, 1.6448536, 2.5, 4.0, 7.0, 7.1, 9.0, 20.0, 36.0, 38.0]
+    frame = spark.createDataFrame([(z,) for z in zs], "z DOUBLE")
+    got = frame.select("z", promo_response.normal_tail(F.col("z")).alias("p")).collect()
+    for r in got:
+        assert math.isclose(r.p, norm.sf(r.z), rel_tol=2e-8, abs_tol=1e-15), (r.z, r.p, norm.sf(r.z))
+
+
+def test_response_tests_and_benjamini_hochberg_match_statsmodels(spark):
+    """Per day: each tested segment's promo conversion against every other known segment's (pooled
+    one-sided z-test, statsmodels' proportions_ztest), then BH over the tested segments of that day
+    (statsmodels' multipletests); untested segments (too few sessions, unknown city) are references only."""
+    from statsmodels.stats.multitest import multipletests
+    from statsmodels.stats.proportion import proportions_ztest
+
+    rows = [  # date, city_type, hour, promo sessions, promo conversions, baseline sessions
+        (day(0), "urban", 18, 40, 12, 40),  # 30% against about 6% elsewhere: responsive
+        (day(0), "urban", 19, 50, 3, 50),
+        (day(0), "urban", 12, 200, 10, 200),
+        (day(0), "urban", 9, 60, 4, 60),
+        (day(0), "rural", 9, 30, 2, 30),
+        (day(0), "rural", 18, 25, 3, 30),
+        (day(0), "urban", 3, 5, 5, 30),  # too few promo sessions: not tested, but counted in the others
+        (day(0), "unknown", 12, 80, 0, 80),  # anonymous: neither tested nor a reference
+        (day(1), "urban", 18, 20, 1, 20),
+        (day(1), "rural", 18, 20, 1, 20),  # identical rates: z = 0, p = 0.5
+    ]
+    frame = spark.createDataFrame(
+        [(d, c, "Friday", h, n, k, b, 0, 1.0, 0.0) for d, c, h, n, k, b in rows],
+        "date DATE, city_type STRING, weekday STRING, hour INT, promo_sessions BIGINT, promo_conversions BIGINT, "
+        "baseline_sessions BIGINT, baseline_conversions BIGINT, lift DOUBLE, baseline_conversion_rate DOUBLE",
+    ).withColumn("promo_conversion_rate", F.col("promo_conversions") / F.col("promo_sessions"))
+    got = {
+        (r.date, r.city_type, r.hour): r
+        for r in frame.transform(promo_response.response_tests(min_sessions=20))
+        .transform(promo_response.false_discovery(fdr=0.05))
+        .collect()
+    }
+    for date in (day(0), day(1)):
+        known = [r for r in rows if r[0] == date and r[1] != "unknown"]
+        tested = [r for r in known if r[3] >= 20]
+        p_values = []
+        for d, c, h, n, k, _ in tested:
+            others_n = sum(r[3] for r in known) - n
+            others_k = sum(r[4] for r in known) - k
+            z, p = proportions_ztest([k, others_k], [n, others_n], alternative="larger")
+            row = got[(d, c, h)]
+            assert math.isclose(row.z_score, z, rel_tol=1e-9, abs_tol=1e-12), (d, c, h)
+            assert math.isclose(row.p_value, p, rel_tol=2e-8, abs_tol=1e-15), (d, c, h)
+            assert math.isclose(row.others_promo_conversion_rate, others_k / others_n, rel_tol=1e-12)
+            p_values.append(p)
+        reject, q, _, _ = multipletests(p_values, alpha=0.05, method="fdr_bh")
+        for (d, c, h, *_), q_i, r_i in zip(tested, q, reject, strict=True):
+            assert math.isclose(got[(d, c, h)].q_value, q_i, rel_tol=1e-7), (d, c, h)
+            assert got[(d, c, h)].responsive == bool(r_i)
+    assert got[(day(0), "urban", 18)].responsive and not got[(day(0), "urban", 9)].responsive
+    assert got[(day(1), "urban", 18)].p_value == 0.5
+    for key in ((day(0), "urban", 3), (day(0), "unknown", 12)):
+        assert got[key].p_value is None and got[key].q_value is None and got[key].responsive is None
+
+
+def test_lift_rank_puts_responsive_segments_first_then_ranks_by_lift(spark):
+    tested = spark.createDataFrame(
         [
-            (day(0), "urban", "Friday", 5, 5, 2.0),
-            (day(0), "rural", "Friday", 3, 10, 2.0),  # a tie shares rank 1
-            (day(0), "urban", "Monday", 10, 10, 1.5),
-            (day(0), "rural", "Monday", 2, 10, 9.0),  # too few promo sessions
-            (day(0), "rural", "Sunday", 10, 2, 9.0),  # too few baseline sessions
-            (day(0), "unknown", "Friday", 10, 10, 5.0),  # no city type to target
-            (day(0), "urban", "Sunday", 10, 10, None),  # no lift
-            (day(1), "urban", "Friday", 4, 4, 0.5),
+            (day(0), "urban", 18, 1.5, 0.001, True),
+            (day(0), "urban", 19, 1.5, 0.002, True),  # a tie shares rank 1
+            (day(0), "rural", 9, 1.2, 0.01, True),
+            (day(0), "rural", 3, 9.0, 0.3, False),  # higher lift, but not responsive: after them
+            (day(0), "urban", 9, 0.4, 0.9, False),
+            (day(0), "unknown", 12, 5.0, None, None),  # not tested: no rank
+            (day(1), "urban", 18, 0.5, 0.5, False),  # nothing responsive: ranked by lift
         ],
-        "date DATE, city_type STRING, weekday STRING, promo_sessions BIGINT, baseline_sessions BIGINT, "
-        "lift DOUBLE",
+        "date DATE, city_type STRING, hour INT, lift DOUBLE, p_value DOUBLE, responsive BOOLEAN",
     )
     expected = spark.createDataFrame(
         [
-            (day(0), "urban", "Friday", 1),
-            (day(0), "rural", "Friday", 1),
-            (day(0), "urban", "Monday", 3),
-            (day(0), "rural", "Monday", None),
-            (day(0), "rural", "Sunday", None),
-            (day(0), "unknown", "Friday", None),
-            (day(0), "urban", "Sunday", None),
-            (day(1), "urban", "Friday", 1),
+            (day(0), "urban", 18, 1),
+            (day(0), "urban", 19, 1),
+            (day(0), "rural", 9, 3),
+            (day(0), "rural", 3, 4),
+            (day(0), "urban", 9, 5),
+            (day(0), "unknown", 12, None),
+            (day(1), "urban", 18, 1),
         ],
-        "date DATE, city_type STRING, weekday STRING, lift_rank INT",
+        "date DATE, city_type STRING, hour INT, lift_rank INT",
     )
-    got = rated.transform(promo_response.lift_ranks(min_sessions=3)).select(
-        "date", "city_type", "weekday", "lift_rank"
-    )
+    got = tested.transform(promo_response.lift_ranks).select("date", "city_type", "hour", "lift_rank")
     assertDataFrameEqual(got, expected)

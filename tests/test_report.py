@@ -58,10 +58,10 @@ def plant_gold(spark, config) -> None:
         spark.createDataFrame(signals, "date DATE, category STRING, country STRING, trend_score DOUBLE"),
         config.table_path("gold", "market_signals"),
     )
-    promo = [(DAYS[-1], "urban", "Friday", "evening", 4.2), (DAYS[-1], "rural", "Monday", "morning", 1.1)]
+    promo = [(DAYS[-1], "urban", "Friday", 19, 4.2, 1), (DAYS[-1], "rural", "Monday", 9, 1.1, 2)]
     delta_io.append(
         spark.createDataFrame(
-            promo, "date DATE, city_type STRING, weekday STRING, hour_band STRING, lift DOUBLE"
+            promo, "date DATE, city_type STRING, weekday STRING, hour INT, lift DOUBLE, lift_rank INT"
         ),
         config.table_path("gold", "promo_response"),
     )
@@ -98,7 +98,7 @@ def test_report_is_self_contained_and_names_planted_facts(report_file):
     page = report_file.read_text(encoding="utf-8")
     assert "http://" not in page and "https://" not in page  # nothing fetched from anywhere
     assert "2026-01-09" in page and "checkout" in page  # the planted cost anomaly is listed
-    assert "urban" in page
+    assert "urban" in page and "19h UTC" in page  # the planted promo segment, at hour level
 
 
 def test_plots_render_in_headless_chromium(report_file, tmp_path):

@@ -29,11 +29,11 @@ from lakepulse_sample.customers import (
     customers_feed,
     with_churn,
 )
+from lakepulse_sample.event_lines import to_events
 from lakepulse_sample.events import (
     anonymous_sessions,
     customer_days,
     customer_sessions,
-    to_events,
     with_session_plan,
 )
 from lakepulse_sample.logs import access_requests, app_logs

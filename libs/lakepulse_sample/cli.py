@@ -45,11 +45,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="replace what the landing folder already holds"
     )
+    planted = parser.add_argument_group("planted truth (the defaults are the sample's)")
+    planted.add_argument(
+        "--promo-segment",
+        metavar="CITY_TYPE/WEEKDAY/START-END",
+        help="the segment whose promo views convert 5x more: city type, weekday, UTC hours [START, END) "
+        "(default urban/Friday/18-22)",
+    )
+    planted.add_argument("--trend-category", help="the category of the search surge (default: from the seed)")
+    planted.add_argument("--trend-country", help="the country of the search surge (default: from the seed)")
+    planted.add_argument(
+        "--trend-factor", type=float, help="the surge's search rate on the last day, x its start (default 3)"
+    )
+    planted.add_argument(
+        "--anomalies", type=int, help="number of planted cost anomalies (default: 3 to 5, from the seed)"
+    )
 
 
 def body(args, config, spark) -> int:
     from lakepulse_sample import GenerateParams, generate_all
+    from lakepulse_sample.params import parse_promo_segment
 
+    segment = parse_promo_segment(args.promo_segment) if args.promo_segment else {}
     params = GenerateParams.from_config(
         config.generate,
         customers=args.customers,
@@ -58,6 +75,11 @@ def body(args, config, spark) -> int:
         seed=args.seed,
         bad_record_rate=args.bad_rate,
         gzip=False if args.no_gzip else None,
+        trend_category=args.trend_category,
+        trend_country=args.trend_country,
+        trend_factor=args.trend_factor,
+        anomalies=args.anomalies,
+        **segment,
     )
     if args.events is not None:
         params = _sized_by_events(params, args.events)

@@ -15,16 +15,8 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 
 from lakepulse_sample import dims
-from lakepulse_sample.params import GenerateParams
-from lakepulse_sample.scenario import (
-    PROMO_CONVERSION,
-    PROMO_LIFT,
-    SEGMENT_CITY_TYPE,
-    SEGMENT_HOURS,
-    Scenario,
-)
-
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+from lakepulse_sample.params import WEEKDAYS, GenerateParams
+from lakepulse_sample.scenario import PROMO_CONVERSION, PROMO_LIFT, Scenario
 
 
 def write_churn(churn: DataFrame, truth_dir: Path) -> None:
@@ -70,13 +62,14 @@ def write_planted(truth_dir: Path, p: GenerateParams, scenario: Scenario) -> Non
         ["category", "country", "start_date", "factor"],
         [[t.category, t.country, p.date(t.start_day).isoformat(), t.factor]],
     )
+    promo = scenario.promo
     _write_json(
         truth_dir / "promo_segment.json",
         {
-            "city_type": SEGMENT_CITY_TYPE,
-            "weekday": WEEKDAYS[4],
-            "hour_band": f"{SEGMENT_HOURS[0]}-{SEGMENT_HOURS[1]}",
-            "hours_utc": list(range(*SEGMENT_HOURS)),
+            "city_type": promo.city_type,
+            "weekday": WEEKDAYS[promo.weekday],
+            "hour_band": f"{promo.hours[0]}-{promo.hours[1]}",
+            "hours_utc": list(range(*promo.hours)),
             "lift": PROMO_LIFT,
             "base_conversion": PROMO_CONVERSION,
             "promo_codes": list(dims.FLASH_PROMO_CODES),

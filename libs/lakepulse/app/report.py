@@ -143,22 +143,17 @@ def promo_section(spark: SparkSession, df: DataFrame) -> Section:
     latest = df.agg(F.max("date")).first()[0] if "date" in df.columns else None
     scoped = df.filter(F.col("date") == F.lit(latest)) if latest is not None else df
     top = _small(
-        scoped.select("city_type", "weekday", "hour_band", F.col("lift").cast("double").alias("lift"))
-        .orderBy(F.col("lift").desc_nulls_last())
+        scoped.select("city_type", "weekday", "hour", "lift_rank", F.col("lift").cast("double").alias("lift"))
+        .orderBy(F.col("lift_rank").asc_nulls_last(), F.col("lift").desc_nulls_last())
         .limit(12)
     )
+    top["hour"] = top["hour"].map(lambda h: f"{int(h):02d}h UTC")
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    labels = (
-        top["city_type"].astype(str)
-        + " · "
-        + top["weekday"].astype(str)
-        + " · "
-        + top["hour_band"].astype(str)
-    )
+    labels = top["city_type"].astype(str) + " · " + top["weekday"].astype(str) + " · " + top["hour"]
     ax.barh(labels[::-1], top["lift"][::-1], color="#ff7f0e")
     ax.set_xlabel("promo conversion lift over baseline")
-    table = _table(top.head(5), ["city_type", "weekday", "hour_band", "lift"], digits=2)
-    return Section("Promo response by segment", [_plot(fig, "promo lift")], table)
+    table = _table(top.head(5), ["city_type", "weekday", "hour", "lift"], digits=2)
+    return Section("Promo response by segment (responsive segments first)", [_plot(fig, "promo lift")], table)
 
 
 def churn_section(spark: SparkSession, df: DataFrame) -> Section:

@@ -147,7 +147,9 @@ class GoldConfig(_Section):
     promo_window_days: int = 28
     """Promo response: trailing window of days."""
     promo_min_sessions: int = 20
-    """Promo response: the fewest sessions on each side to rank a segment."""
+    """Promo response: the fewest sessions on each side to test and rank a segment."""
+    promo_fdr: float = 0.05
+    """Promo response: the false discovery rate (Benjamini-Hochberg) below which a segment is responsive."""
 
 
 class ModelsConfig(_Section):

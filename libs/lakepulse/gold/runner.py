@@ -131,6 +131,7 @@ def build_promo_response(ctx: Context, days: DayRange) -> DataFrame:
             ctx.read("customer_history", needs["customer_history"]),
             gold.promo_window_days,
             gold.promo_min_sessions,
+            gold.promo_fdr,
         )
     )
 
@@ -313,6 +314,10 @@ def run_table(
         return TableRun(table.name, None, None, ())
     df = table.build(ctx, days)
     replace = table.replace(days) if table.replace else days.predicate(table.date_column)
+    if _columns_changed(spark, path, df):
+        days = DayRange(*computable_days(ctx, table))
+        log.warning("gold/%s: its columns changed since it was written: recomputing %s", table.name, days)
+        df, replace = table.build(ctx, days), None  # replaces the whole table, schema included
     # One file per written day partition, or one file for the small unpartitioned tables (a few rows per
     # day): no small files to compact afterwards.
     df = df.repartition(*table.partition_by) if table.partition_by else df.repartition(1)
@@ -336,6 +341,14 @@ def run_table(
         ),
     )
     return run
+
+
+def _columns_changed(spark: SparkSession, path: str, df: DataFrame) -> bool:
+    """A table written by an earlier version with other columns: replacing some days would be refused
+    (Delta checks the schema), so the whole table is recomputed instead."""
+    if not delta_io.is_delta(spark, path):
+        return False
+    return delta_io.read_delta(spark, path).schema.fieldNames() != df.schema.fieldNames()
 
 
 def _rows_written(spark: SparkSession, path: str) -> int | None:
