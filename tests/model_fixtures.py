@@ -284,7 +284,7 @@ def to_spark(spark, frame: pd.DataFrame, config, name: str, schema):
 def write_churn_lake(spark, config, world: ChurnWorld) -> None:
     from pyspark.sql import types as T
 
-    from lakepulse.gold import runner
+    from lakepulse.gold import runner, tables
     from lakepulse.gold.planner import DayRequest
     from lakepulse.runtime import delta_io
     from lakepulse.silver.byod import CUSTOMERS_SCHEMA, EVENTS_SCHEMA
@@ -314,7 +314,7 @@ def write_churn_lake(spark, config, world: ChurnWorld) -> None:
     )
     # The label is the product's gold table, written by the gold runner as the features job would; the
     # tests check it against `churn_labels` below, recomputed in pandas.
-    (labels,) = [t for t in runner.FEATURE_TABLES if t.name == "churn_labels"]
+    (labels,) = [t for t in tables.FEATURE_TABLES if t.name == "churn_labels"]
     runner.run_table(spark, config, labels, DayRequest())
     truth_dir = Path(config.paths.landing) / "_truth"
     truth_dir.mkdir(parents=True, exist_ok=True)

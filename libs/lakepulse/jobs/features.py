@@ -13,16 +13,16 @@ import sys
 from pyspark.sql import SparkSession
 
 from lakepulse.config import Config
-from lakepulse.gold import runner
+from lakepulse.gold import runner, tables
 from lakepulse.runtime.cli import Job
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    runner.add_day_arguments(parser, "as-of date", runner.FEATURE_TABLES)
+    runner.add_day_arguments(parser, "as-of date", tables.FEATURE_TABLES)
 
 
 def body(args: argparse.Namespace, config: Config, spark: SparkSession) -> int:
-    return runner.run_job("features", args, config, spark, runner.FEATURE_TABLES)
+    return runner.run_job("features", args, config, spark, tables.FEATURE_TABLES)
 
 
 JOB = Job("features", __doc__, body, add_arguments, registers=True)

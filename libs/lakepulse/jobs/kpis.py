@@ -14,16 +14,16 @@ import sys
 from pyspark.sql import SparkSession
 
 from lakepulse.config import Config
-from lakepulse.gold import runner
+from lakepulse.gold import runner, tables
 from lakepulse.runtime.cli import Job
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    runner.add_day_arguments(parser, "day", runner.KPI_TABLES)
+    runner.add_day_arguments(parser, "day", tables.KPI_TABLES)
 
 
 def body(args: argparse.Namespace, config: Config, spark: SparkSession) -> int:
-    return runner.run_job("kpis", args, config, spark, runner.KPI_TABLES)
+    return runner.run_job("kpis", args, config, spark, tables.KPI_TABLES)
 
 
 JOB = Job("kpis", __doc__, body, add_arguments, registers=True)

@@ -28,12 +28,12 @@ SHOWN = (
 def load_byod(spark, config, path: str):
     """`--byod`: the user's transactions onto silver (silver.byod), then the features job's gold tables
     rebuilt whole from them; returns the config naming the file. train_churn and score share it."""
-    from lakepulse.gold import rebuild, runner
+    from lakepulse.gold import rebuild, tables
     from lakepulse.silver import byod
 
     config = byod.with_path(config, path)
     print(byod.prepare(spark, config))
-    print(rebuild.rebuild(spark, config, runner.FEATURE_TABLES))
+    print(rebuild.rebuild(spark, config, tables.FEATURE_TABLES))
     return config
 
 
