@@ -190,3 +190,41 @@ def test_bookings_from_before_identities_are_migrated_and_a_moved_home_reloads_n
         sum(r.records_read for r in table(spark, moved, "_ops", "ingest_audit").collect())
         == truth.records["access_logs"]
     )
+
+
+def test_outcomes_against_bookings_and_earlier_files_of_the_run():
+    """The decision alone, on planted bookings (no Spark): each outcome from the table in docs/landing.md."""
+    from lakepulse.bronze.files import LandingFile
+    from lakepulse.bronze.identity import _outcomes
+
+    t = "2026-01-02 00:00:00.000000"
+
+    def booking(rel, size, fp, path=None):
+        return {"source": "events", "path": path or f"file:/old/events/{rel}", "size": size, "rel_path": rel,
+                "fingerprint": fp, "modified_at": t}  # fmt: skip
+
+    bookings = [
+        booking("date=1/a.json", 10, "A"),
+        booking(None, 30, None, path="file:/old/home/landing/events/date=1/legacy.json"),
+    ]
+    files = [
+        ("events", LandingFile("file:/new/events/date=1/a.json", 10, t, "date=1/a.json", "A")),  # moved
+        ("events", LandingFile("file:/new/events/date=1/a2.json", 10, t, "date=1/a2.json", "A")),  # copy
+        ("events", LandingFile("file:/new/events/date=1/a.json", 12, t, "date=1/a.json", "A'")),  # changed
+        ("events", LandingFile("file:/new/events/date=1/legacy.json", 30, t, "date=1/legacy.json", "L")),
+        ("events", LandingFile("file:/new/events/date=2/b.json", 5, t, "date=2/b.json", "B")),  # new
+        ("events", LandingFile("file:/new/events/date=2/b-again.json", 5, t, "date=2/b-again.json", "B")),
+        ("events", LandingFile("file:/new/events/date=2/empty.json", 0, t, "date=2/empty.json", "E")),
+        ("events", LandingFile("file:/new/events/date=3/empty.json", 0, t, "date=3/empty.json", "E")),
+    ]
+    got = [(f.rel_path, f.outcome, f.same_as) for _, f in _outcomes(files, bookings)]
+    assert got == [
+        ("date=1/a.json", "unchanged", None),
+        ("date=1/a2.json", "duplicate_file", "date=1/a.json"),
+        ("date=1/a.json", "new_version", None),
+        ("date=1/legacy.json", "unchanged", None),  # an old booking: by relative path and size
+        ("date=2/b.json", "new", None),
+        ("date=2/b-again.json", "duplicate_file", "date=2/b.json"),
+        ("date=2/empty.json", "new", None),
+        ("date=3/empty.json", "new", None),
+    ]

@@ -31,6 +31,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -71,22 +72,22 @@ def migrate(spark: SparkSession, path: str) -> None:
         return
     log.warning("%s: adding file identities (relative path, fingerprint) to the bookings", path)
     spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({IDENTITY_COLUMNS})")
-    from delta.tables import DeltaTable
-
     DeltaTable.forPath(spark, path).update(F.col("rel_path").isNull(), {"rel_path": legacy_rel_column()})
 
 
 def booked(bookings: DataFrame, listed: list[tuple[str, landing.LandingFile]]) -> list:
     """The bookings a decision on `listed` needs, bounded by the candidates, never by history: those of
-    the candidates' relative-path range per source (day folders sort by day, so Delta's statistics on
-    `rel_path` skip the bookkeeping files of other days), and those as recent as the oldest candidate."""
+    the candidates' relative-path range per source and folder (day folders sort by day, so Delta's
+    statistics on `rel_path` skip the bookkeeping files of other days; a late file in an old day's folder
+    adds that day, not the days between), and those as recent as the oldest candidate."""
     oldest = min(f.modified_at for _, f in listed)
     keep = (F.col("modified_at") >= F.lit(oldest).cast("timestamp")) | F.col("rel_path").isNull()
-    ranges: dict[str, list[str]] = {}
+    ranges: dict[tuple[str, str], tuple[str, str]] = {}
     for name, f in listed:
-        low_high = ranges.setdefault(name, [f.rel_path, f.rel_path])
-        low_high[0], low_high[1] = min(low_high[0], f.rel_path), max(low_high[1], f.rel_path)
-    for name, (low, high) in sorted(ranges.items()):
+        folder = f.rel_path.rsplit("/", 1)[0] if "/" in f.rel_path else ""
+        low, high = ranges.get((name, folder), (f.rel_path, f.rel_path))
+        ranges[(name, folder)] = (min(low, f.rel_path), max(high, f.rel_path))
+    for (name, _), (low, high) in sorted(ranges.items()):
         keep = keep | ((F.col("source") == name) & F.col("rel_path").between(low, high))
     columns = ["source", "path", "size", "rel_path", "fingerprint"]
     stamp = F.date_format("modified_at", landing.TIMESTAMP_TEXT).alias("modified_at")
