@@ -92,13 +92,18 @@ def test_a_copy_under_another_name_is_a_duplicate_file_and_loads_nothing(spark, 
     shutil.copy(folder / "part-00001.log", folder / "part-00001-resent.log")
     later = (folder / "part-00001.log").stat().st_mtime + 1
     os.utime(folder / "part-00001-resent.log", (later, later))  # re-sent after: the first one is read
+    # Same size as part-00001.log, other content (one digit changed in each line): not a duplicate.
+    twin_size = [line.replace(" 20 catalog", " 21 catalog", 1) for line in fresh]
+    (folder / "part-00002.log").write_text("\n".join(twin_size) + "\n")
+    assert (folder / "part-00002.log").stat().st_size == (folder / "part-00001.log").stat().st_size
     batches = _batches(spark, lake)
     assert run("ingest", lake) == 0
-    assert table(spark, lake, "bronze", "access_logs").count() == truth.loaded("access_logs") + len(fresh)
+    loaded = truth.loaded("access_logs") + 2 * len(fresh)
+    assert table(spark, lake, "bronze", "access_logs").count() == loaded
     new = _audit(spark, lake, _batches(spark, lake) - batches)
     _reconciles(new)
     assert [(r.source, r.files_read, r.records_read, r.loaded, r.duplicate_files) for r in new] == [
-        ("access_logs", 1, len(fresh), len(fresh), 2)
+        ("access_logs", 2, 2 * len(fresh), 2 * len(fresh), 2)
     ]
     booked = table(spark, lake, "_ops", "_ingested_files").where(F.col("outcome") == "duplicate_file")
     assert sorted((r.rel_path, r.same_as) for r in booked.collect()) == [

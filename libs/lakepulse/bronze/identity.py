@@ -107,6 +107,9 @@ def fingerprint(spark: SparkSession, f: landing.LandingFile) -> str:
     hpath = jvm.org.apache.hadoop.fs.Path(f.path)
     fs = hpath.getFileSystem(conf)
     digest = jvm.java.security.MessageDigest.getInstance("SHA-256")
+    # The bytes are copied into the digest inside the JVM (py4j passes byte arrays by value, so a buffer
+    # filled by a Java read would never be seen by a digest updated from Python).
+    sink = jvm.java.security.DigestOutputStream(jvm.java.io.OutputStream.nullOutputStream(), digest)
     # Small files whole; larger ones by their first and last SAMPLE_BYTES.
     whole = f.size <= 2 * SAMPLE_BYTES
     ranges = [(0, f.size)] if whole else [(0, SAMPLE_BYTES), (f.size - SAMPLE_BYTES, SAMPLE_BYTES)]
@@ -114,9 +117,10 @@ def fingerprint(spark: SparkSession, f: landing.LandingFile) -> str:
         stream = fs.open(hpath)
         try:
             for start, length in ranges:
-                buffer = sc._gateway.new_array(jvm.byte, length)
-                stream.readFully(start, buffer)
-                digest.update(buffer)
+                stream.seek(start)
+                copied = jvm.org.apache.commons.io.IOUtils.copyLarge(stream, sink, 0, length)
+                if copied != length:
+                    return LEFT  # shorter than listed
         finally:
             stream.close()
         status = fs.getFileStatus(hpath)
