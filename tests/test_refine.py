@@ -190,7 +190,7 @@ def test_no_email_ip_or_phone_in_any_silver_or_gold_table(spark, lake):
 def _commit_audit(spark, config, *batches: tuple[int, str]) -> None:
     """Ingest's commit marker for (batch number, source) pairs: one audit file per call, as ingest writes."""
     at = "2026-01-01 00:00:00.000000"
-    rows = [("run", s, f"ingest-{n:08d}", "batch", 1, 0, 1, 1, 0, 0, at, at) for n, s in batches]
+    rows = [("run", s, f"ingest-{n:08d}", "batch", 1, 0, 1, 1, 0, 0, at, at, 0, 0) for n, s in batches]
     delta_io.append(
         lake_tables.small_frame(spark, rows, schemas.INGEST_AUDIT), lake_tables.ops(config, "ingest_audit")
     )

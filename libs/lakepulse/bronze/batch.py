@@ -83,9 +83,10 @@ def _quarantine_frame(spark: SparkSession, plan: Plan, results: list[Classified]
 
 def write_plan(spark: SparkSession, config: Config, plan: Plan) -> None:
     rows = [
-        (name, f.path, f.size, f.modified_at, plan.batch_id, plan.version, plan.run_id, plan.ingested_at)
+        (name, f.path, f.size, f.modified_at, plan.batch_id, plan.version, plan.run_id, plan.ingested_at,
+         f.rel_path, f.fingerprint, f.outcome, f.same_as)
         for name, f in plan.files
-    ]
+    ]  # fmt: skip
     path = lake.ops(config, lake.FILES)
     marker = f"{plan.batch_id} {plan.run_id}"
     if plan.newest:
@@ -159,12 +160,12 @@ def _write_audit(
     finished_at = runs.now_text()
     rows = [
         (plan.run_id, a.source, a.batch_id, plan.mode, a.files_read, a.corrupt_files, a.records_read, a.loaded,
-         a.quarantined, a.duplicates_dropped, started_at, finished_at)
+         a.quarantined, a.duplicates_dropped, started_at, finished_at, a.duplicate_files, a.new_versions)
         for a in audits
     ]  # fmt: skip
-    delta_io.append(
-        lake.small_frame(spark, rows, schemas.INGEST_AUDIT), lake.ops(config, lake.AUDIT), txn=plan.txn
-    )
+    # mergeSchema: an audit table from before the file counts gets their columns (null in its old rows).
+    frame = lake.small_frame(spark, rows, schemas.INGEST_AUDIT)
+    delta_io.append(frame, lake.ops(config, lake.AUDIT), txn=plan.txn, merge_schema=True)
 
 
 def run_batch(spark: SparkSession, config: Config, plan: Plan, resumed: bool) -> list[Audit]:

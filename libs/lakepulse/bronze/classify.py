@@ -81,6 +81,8 @@ class Classified:
             loaded=self.counts.get(LOADED, 0),
             quarantined=self.counts.get(QUARANTINED, 0),
             duplicates_dropped=self.counts.get(DUPLICATE, 0),
+            duplicate_files=plan.count_of(self.source.name, landing.DUPLICATE_FILE),
+            new_versions=plan.count_of(self.source.name, landing.NEW_VERSION),
         )
 
 

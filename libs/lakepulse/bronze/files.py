@@ -1,9 +1,10 @@
-"""Landing files as metadata: listing, identity, the day folder, CSV headers, and corrupt-file checks.
+"""Landing files as metadata: listing, the day folder, CSV headers, and corrupt-file checks.
 
-A file is identified by its Hadoop path string, exactly as the binaryFile source lists it (for
-example `file:/data/landing/events/date=2026-01-03/part-0.json.gz`); bronze's `source_file`, the
-quarantine and the bookkeeping all use that form, whichever mode (batch or stream) found the file.
-Spark's `_metadata.file_path` is the same path percent-encoded; `source_file_column` decodes it.
+A file is read by its Hadoop path string, exactly as the binaryFile source lists it (for example
+`file:/data/landing/events/date=2026-01-03/part-0.json.gz`); bronze's `source_file` and the quarantine
+use that form, whichever mode (batch or stream) found the file. Spark's `_metadata.file_path` is the
+same path percent-encoded; `source_file_column` decodes it. Which file it *is* (so whether it was
+ingested before) is its relative path, size and content fingerprint: `lakepulse.bronze.identity`.
 
 Only metadata passes through the driver: the new files of a batch and the first line of a CSV file
 (its header). Record data is always read by Spark.
@@ -29,15 +30,29 @@ BINARY_FILE_SCHEMA = "path string, modificationTime timestamp, length bigint, co
 TIMESTAMP_TEXT = "yyyy-MM-dd HH:mm:ss.SSSSSS"
 
 
+# What a planned file is (lakepulse.bronze.identity): read as new, read as a new version of a booked
+# path, or booked without being read (the same content as a booked file, under another path or time).
+NEW, NEW_VERSION, DUPLICATE_FILE, UNCHANGED = "new", "new_version", "duplicate_file", "unchanged"
+
+
 @dataclass(frozen=True)
 class LandingFile:
     path: str
     size: int
     modified_at: str  # UTC, yyyy-MM-dd HH:mm:ss.SSSSSS: text, so no Python time zone ever applies
+    rel_path: str | None = None  # relative to its source's landing folder (or to --path)
+    fingerprint: str | None = None
+    outcome: str | None = None  # None: booked before outcomes existed, read as new
+    same_as: str | None = None  # a duplicate_file's booked twin (its relative path)
 
     @property
     def compressed(self) -> bool:
         return self.path.lower().endswith(COMPRESSED_SUFFIXES)
+
+    @property
+    def read(self) -> bool:
+        """Whether the batch reads its records (a duplicate or unchanged file is only booked)."""
+        return self.outcome in (None, NEW, NEW_VERSION)
 
 
 def metadata_columns() -> list[Column]:
@@ -60,10 +75,18 @@ def listing(spark: SparkSession, root: str) -> DataFrame:
     return files.select(*metadata_columns()).where(visible(F.col("path")))
 
 
+IDENTITY_FIELDS = ("rel_path", "fingerprint", "outcome", "same_as")
+
+
 def to_files(rows) -> list[LandingFile]:
-    return sorted(
-        (LandingFile(r["path"], int(r["size"]), r["modified_at"]) for r in rows), key=lambda f: f.path
-    )
+    """Listing or bookkeeping rows as files (the identity fields where the rows carry them)."""
+
+    def one(r) -> LandingFile:
+        values = r.asDict()
+        extra = {k: values.get(k) for k in IDENTITY_FIELDS}
+        return LandingFile(values["path"], int(values["size"]), values["modified_at"], **extra)
+
+    return sorted((one(r) for r in rows), key=lambda f: f.path)
 
 
 def source_file_column() -> Column:

@@ -37,7 +37,11 @@ class Plan:
         return [n for n in SOURCES if n in names]
 
     def files_of(self, name: str) -> list[landing.LandingFile]:
-        return sorted((f for n, f in self.files if n == name), key=lambda f: f.path)
+        """The source's files whose records the batch reads (duplicate and unchanged files are only booked)."""
+        return sorted((f for n, f in self.files if n == name and f.read), key=lambda f: f.path)
+
+    def count_of(self, name: str, outcome: str) -> int:
+        return sum(1 for n, f in self.files if n == name and f.outcome == outcome)
 
 
 @dataclass(frozen=True)
@@ -50,3 +54,7 @@ class Audit:
     loaded: int
     quarantined: int
     duplicates_dropped: int
+    # Files, not records: a duplicate file is booked unread (its records are not in records_read); a new
+    # version is read like a new file (its records are in the counts above).
+    duplicate_files: int = 0
+    new_versions: int = 0

@@ -18,12 +18,12 @@ import json
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakepulse.bronze import batch
+from lakepulse.bronze import batch, identity
 from lakepulse.bronze import files as landing
 from lakepulse.bronze.plan import Audit, Plan
 from lakepulse.config import Config
@@ -80,11 +80,14 @@ def resolve(config: Config, source_name: str | None, path: str | None) -> Reques
     if path is not None and source_name is None:
         raise UsageError("--path needs --source: it replaces the landing folder of one source")
     ingest = config.ingest
-    if ingest.max_files_per_batch < 1 or ingest.max_batch_mb < 1 or ingest.max_file_age_hours < 0:
+    if (
+        min(ingest.max_files_per_batch, ingest.max_batch_mb) < 1
+        or min(ingest.max_file_age_hours, ingest.settle_seconds) < 0
+    ):
         raise UsageError(
             f"ingest.max_files_per_batch {ingest.max_files_per_batch} and ingest.max_batch_mb "
             f"{ingest.max_batch_mb} must be at least 1, ingest.max_file_age_hours {ingest.max_file_age_hours} "
-            "at least 0"
+            f"and ingest.settle_seconds {ingest.settle_seconds} at least 0"
         )
     unknown = sorted(set(config.reference.unknown_values) - set(SOURCES))
     if unknown:
@@ -186,6 +189,7 @@ def bookkeeping(spark: SparkSession, config: Config, mode: str) -> Bookkeeping:
             "path",
             "size",
             F.date_format("modified_at", landing.TIMESTAMP_TEXT).alias("modified_at"),
+            *landing.IDENTITY_FIELDS,
             F.coalesce(F.col("_audited"), F.lit(False)).alias("audited"),
         )
         .collect()
@@ -236,33 +240,39 @@ def _new_files(
     config: Config,
     request: Request,
     candidates: DataFrame,
-    known: Bookkeeping,
+    known: Bookkeeping | None,
     full_check: bool,
-) -> list[landing.LandingFile]:
-    """The candidates not booked yet, looked up among booked files no older than the oldest candidate.
+    mode: str,
+) -> list[tuple[str, landing.LandingFile]]:
+    """The candidates to plan (source, file with its identity and outcome: `lakepulse.bronze.identity`),
+    oldest first; `known` is None before the first ingestion.
 
-    A file keeps its modification time, so its booking is never older than the file itself: the lookup
-    reads only bookkeeping files whose modification times reach the oldest candidate (Delta's statistics
-    skip the others). In batch mode the listing holds every file ever landed, so with a horizon
+    In batch mode the listing holds every file ever landed, so with a horizon
     (ingest.max_file_age_hours > 0, no full check) a listed file modified more than that before the
-    newest booked file counts as ingested, as Spark's file stream does with maxFileAge.
+    newest booked file counts as ingested, as Spark's file stream does with maxFileAge. The others are
+    looked up among the bookings of their relative paths' range and of files as recent as the oldest
+    candidate (`identity.booked`): bounded by the candidates, not by history.
     """
     hours = config.ingest.max_file_age_hours
-    horizon = _within_horizon(config, request, known.newest, hours) if hours > 0 and not full_check else None
+    horizon = None
+    if known is not None and hours > 0 and not full_check:
+        horizon = _within_horizon(config, request, known.newest, hours)
     if horizon is not None:
         candidates = candidates.where(horizon)
-    listed = landing.to_files(candidates.collect())  # metadata of the files within the horizon
+    listed = []
+    for f in sorted(landing.to_files(candidates.collect()), key=lambda f: (f.modified_at, f.path)):
+        name = request.source_of(f.path, config.paths.landing)
+        if name is None:
+            log.warning("ignoring %s: not under a source's landing folder", f.path)
+            continue
+        base = config.landing_path(name) if request.single is None else request.root
+        rel = identity.relative_path(f.path, base) or f.path.rsplit("/", 1)[-1]  # --path FILE: its name
+        listed.append((name, replace(f, rel_path=rel)))
     if not listed:
         return []
-    oldest = min(f.modified_at for f in listed)
-    booked = {
-        r["path"]
-        for r in _read(spark, config, lake.FILES)
-        .where(F.col("modified_at") >= F.lit(oldest).cast("timestamp"))
-        .select("path")
-        .collect()
-    }  # bookings of files as recent as the candidates: bounded by the horizon, not by history
-    return [f for f in listed if f.path not in booked]
+    bookings = [] if known is None else identity.booked(_read(spark, config, lake.FILES), listed)
+    settle = config.ingest.settle_seconds if mode == "batch" else 0
+    return identity.decide(spark, listed, bookings, settle)
 
 
 def bounded_batches(
@@ -273,11 +283,12 @@ def bounded_batches(
     batches: list[list] = []
     size = 0
     for item in files:
-        if not batches or len(batches[-1]) >= max_files or (batches[-1] and size + item[1].size > max_bytes):
+        weight = item[1].size if item[1].read else 0  # a file booked unread costs the batch nothing
+        if not batches or len(batches[-1]) >= max_files or (batches[-1] and size + weight > max_bytes):
             batches.append([])
             size = 0
         batches[-1].append(item)
-        size += item[1].size
+        size += weight
     return batches
 
 
@@ -298,23 +309,15 @@ def ingest_files(
     """
     audits = []
     # Before the first ingestion there is no bookkeeping to read: no interrupted batch, no booked file.
-    first = not delta_io.is_delta(spark, lake.ops(config, lake.FILES))
+    path = lake.ops(config, lake.FILES)
+    first = not delta_io.is_delta(spark, path)
+    if not first:
+        identity.migrate(spark, path)
     known = Bookkeeping(-1, (), {}) if first else bookkeeping(spark, config, mode)
     for plan in known.pending:
         log.info("resuming interrupted batch %s (%d files)", plan.batch_id, len(plan.files))
         audits += batch.run_batch(spark, config, plan, resumed=True)
-    fresh = (
-        landing.to_files(candidates.collect())
-        if first
-        else _new_files(spark, config, request, candidates, known, full_check)
-    )
-    files = []
-    for f in sorted(fresh, key=lambda f: (f.modified_at, f.path)):
-        name = request.source_of(f.path, config.paths.landing)
-        if name is None:
-            log.warning("ignoring %s: not under a source's landing folder", f.path)
-        else:
-            files.append((name, f))
+    files = _new_files(spark, config, request, candidates, None if first else known, full_check, mode)
     if not files:
         log.info("no new files")
         return audits
@@ -329,11 +332,14 @@ def ingest_files(
         new = batch.run_batch(spark, config, plan, resumed=False)
         for a in new:
             log.info(
-                "%s: batch %s: %d file(s) (%d corrupt), %d read = %d loaded + %d quarantined + %d duplicates",
+                "%s: batch %s: %d file(s) (%d corrupt, %d new versions; %d duplicate files unread), "
+                "%d read = %d loaded + %d quarantined + %d duplicates",
                 a.source,
                 a.batch_id,
                 a.files_read,
                 a.corrupt_files,
+                a.new_versions,
+                a.duplicate_files,
                 a.records_read,
                 a.loaded,
                 a.quarantined,

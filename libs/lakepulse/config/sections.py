@@ -233,6 +233,11 @@ class IngestConfig(_Section):
     """Batch mode: a listed file modified more than this many hours before the newest file already
     ingested is taken as ingested and not looked up (as Spark's file stream does with maxFileAge), so
     the lookup reads only recent bookkeeping. 0: look up every listed file (`ingest --full-check`)."""
+    settle_seconds: int = 2
+    """Batch mode: a listed file modified less than this many seconds ago is looked at again once it is
+    that old, and a file whose size or modification time changed meanwhile (still being written) is left
+    for the next run, which reads it whole. Writers that land files under a hidden name (`_` or `.`)
+    and rename them when complete need none of this; 0 only checks the file did not change while listed."""
 
 
 class ReferenceConfig(_Section):

@@ -188,6 +188,10 @@ INGEST_AUDIT = T.StructType(
         T.StructField("duplicates_dropped", T.LongType(), False),
         T.StructField("started_at", T.TimestampType(), False),
         T.StructField("finished_at", T.TimestampType(), False),
+        # Files booked unread as copies of booked content, and files read again as a changed version of
+        # a booked path (docs/landing.md, "File identity"). Null in rows written before they existed.
+        T.StructField("duplicate_files", T.LongType(), True),
+        T.StructField("new_versions", T.LongType(), True),
     ]
 )
 
@@ -201,6 +205,12 @@ INGESTED_FILES = T.StructType(
         T.StructField("txn_version", T.LongType(), False),
         T.StructField("run_id", T.StringType(), False),
         T.StructField("ingested_at", T.TimestampType(), False),
+        # The file's identity, independent of where the home lives (lakepulse.bronze.identity). Nullable:
+        # bookings from before it get their relative path once, and no fingerprint.
+        T.StructField("rel_path", T.StringType(), True),
+        T.StructField("fingerprint", T.StringType(), True),
+        T.StructField("outcome", T.StringType(), True),  # new | new_version | duplicate_file | unchanged
+        T.StructField("same_as", T.StringType(), True),  # a duplicate_file's booked twin (relative path)
     ]
 )
 
