@@ -31,6 +31,9 @@ TEST_SPARK_OVERRIDES = [
     "spark.conf.spark.sql.adaptive.coalescePartitions.enabled=false",
     "spark.conf.spark.databricks.delta.snapshotPartitions=2",
     "spark.conf.spark.sql.sources.parallelPartitionDiscovery.parallelism=2",
+    # Tests write landing files just before ingesting them: waiting for them to settle would test
+    # nothing (test_file_identity sets it where a file grows).
+    "ingest.settle_seconds=0",
 ]
 
 
