@@ -46,7 +46,7 @@ def _write(
     path.parent.mkdir(parents=True, exist_ok=True)
     data = ("\ufeff" if bom else "").encode("utf-8") + text.encode("utf-8") + tail
     if gz:
-        data = gzip.compress(data)
+        data = gzip.compress(data, mtime=0)  # byte-identical landing files in every test home
         if truncate:
             data = data[: len(data) // 2]
     path.write_bytes(data)

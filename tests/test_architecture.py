@@ -147,12 +147,15 @@ def test_the_product_has_no_test_hook_that_kills_its_own_process():
     assert not hooks, f"the product kills its own process at {hooks}"
 
 
-# The driver JVM and the SparkContext exist only on a classic session: a module using them cannot run
-# over Spark Connect. Each allowed use is named here with its reason.
-CLASSIC_ONLY = ("_jvm", "_jsc", "sparkContext")
+# The driver JVM and the SparkContext exist only on a classic session, and delta-spark's DeltaTable
+# needs Delta's Connect plugin on the server (InvalidPlanInput without it): a module using them cannot
+# run over Spark Connect. Each allowed use is named here with its reason.
+CLASSIC_ONLY = ("_jvm", "_jsc", "sparkContext", "DeltaTable")
 CLASSIC_ONLY_ALLOWED = {
     # default_parallelism: SparkContext.defaultParallelism on a classic session, a stand-in over Connect.
     "libs/lakepulse/runtime/session.py": {"sparkContext"},
+    # forget deletes through DeltaTable; runtime/connect.py refuses it over Connect with one line.
+    "libs/lakepulse/ops/erasure.py": {"DeltaTable"},
 }
 
 
@@ -179,6 +182,9 @@ def test_no_driver_jvm_or_spark_context_in_the_library():
 
 def test_the_classic_only_check_sees_uses(tmp_path):
     (tmp_path / "libs" / "pkg").mkdir(parents=True)
-    code = '"""sparkContext in a docstring is fine."""\nfs = spark.sparkContext._jvm.org\nx = spark._jsc\n'
+    code = (
+        '"""sparkContext in a docstring is fine."""\nfs = spark.sparkContext._jvm.org\nx = spark._jsc\n'
+        "t = DeltaTable.forPath(spark, p)\n"
+    )
     (tmp_path / "libs" / "pkg" / "m.py").write_text(code)
-    assert classic_only_uses(tmp_path) == {"libs/pkg/m.py": {"sparkContext", "_jvm", "_jsc"}}
+    assert classic_only_uses(tmp_path) == {"libs/pkg/m.py": {"sparkContext", "_jvm", "_jsc", "DeltaTable"}}

@@ -17,7 +17,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from delta.tables import DeltaTable
 from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -75,7 +74,7 @@ def ensure_declared(spark: SparkSession, path: str, declared: Declared) -> list[
     are dropped, so a rule removed from the code stops refusing writes.
     """
     table = f"delta.`{path}`"
-    row = DeltaTable.forPath(spark, path).detail().select("properties", "description").first()
+    row = spark.sql(f"DESCRIBE DETAIL {table}").select("properties", "description").first()
     current = dict(row["properties"] or {})
     changed: list[str] = []
     missing = {k: _quote(v) for k, v in declared.properties.items() if current.get(k) != v}
