@@ -197,18 +197,57 @@ def test_run_logs_lineage_plots_and_a_usable_model(spark, trained):
         assert got[i] == pytest.approx(planted, rel=0.08), category
 
 
+def rescored_rmse(spark, config, version: int) -> float:
+    """A registered version's line-weighted RMSE of log units per purchase line on the lake's holdout
+    (its latest 20% of days with a purchase), from the version's pyfunc predictions: computed here,
+    independently of the job, to check the champion score the job logs."""
+    import mlflow
+
+    table = delta_io.read_delta(spark, config.table_path("gold", "product_demand_daily")).toPandas()
+    bought = table[(table["purchases"] > 0) & (table["quantity"] > 0) & table["log_price"].notna()]
+    days = sorted(bought["date"].unique())
+    test = bought[bought["date"] >= days[-round(len(days) * 0.2)]]
+    mlflow.set_registry_uri(config.mlflow.registry_uri)
+    model = mlflow.pyfunc.load_model(f"models:/lakepulse-pricing/{version}")
+    smearing = {c: f.smearing for c, f in model.unwrap_python_model().category_fits().items()}
+    inputs = pd.DataFrame(
+        {
+            "category": test["category"].astype(str),
+            "price": np.exp(test["log_price"].astype(float)),
+            "day_of_week": test["day_of_week"].astype("int32"),
+            "promo_share": test["promo_share"].astype(float),
+            "temp_c": test["temp_c"].astype(float),
+            "precipitation_mm": test["precipitation_mm"].astype(float),
+        }
+    ).reset_index(drop=True)
+    predicted = model.predict(inputs)["expected_units_per_purchase"].to_numpy(float)
+    log_predicted = np.log(predicted / inputs["category"].map(smearing).to_numpy(float))
+    actual = np.log(test["quantity"].to_numpy(float) / test["purchases"].to_numpy(float))
+    return float(
+        np.sqrt(np.average((actual - log_predicted) ** 2, weights=test["purchases"].to_numpy(float)))
+    )
+
+
 def test_champion_moves_only_for_a_better_model_and_old_versions_stay_loadable(spark, trained):
-    """Runs last: it retrains on a noisier world (worse) and then on a cleaner one (better)."""
+    """Runs last. The champion is judged on each challenger's own holdout: a challenger fitted on thin
+    data (few purchase lines a day) is worse there and stays challenger; one trained on a world with
+    bigger baskets, where the champion's level is wrong, wins by far more than the margin."""
     import mlflow
 
     config, client, home = trained["config"], trained["client"], trained["home"]
     job = load_job("train_pricing")
-    v1 = float(client.get_model_version("lakepulse-pricing", "1").tags["test_metric"])
+    margin = config.models.pricing_promotion_margin
 
-    mf.write_pricing_lake(spark, config, mf.pricing_world(extra_noise=0.4, seed=12))
+    mf.write_pricing_lake(spark, config, mf.pricing_world(lines_per_day=1.0, seed=12))
     assert job.main(mf.job_args(home)) == 0
     v2 = client.get_model_version("lakepulse-pricing", "2")
-    assert float(v2.tags["test_metric"]) > v1  # worse: a higher holdout error
+    logged = client.get_run(v2.tags["source_run_id"]).data
+    champion_rmse = rescored_rmse(spark, config, 1)
+    assert logged.metrics["champion_test_rmse_log_units"] == pytest.approx(champion_rmse, rel=1e-9)
+    assert logged.metrics["challenger_test_rmse_log_units"] == float(v2.tags["test_metric"])
+    assert float(v2.tags["test_metric"]) > champion_rmse  # worse on the same holdout
+    assert logged.params["champion_version"] == "1" and logged.params["champion_rescored"] == "true"
+    assert logged.metrics["promoted"] == 0.0 and float(logged.params["promotion_margin"]) == margin
     assert str(client.get_model_version_by_alias("lakepulse-pricing", "champion").version) == "1"
     recs = delta_io.read_delta(spark, config.table_path("gold", "price_recommendations")).toPandas()
     assert set(recs["model_version"]) == {1}  # recommendations still come from the champion
@@ -218,7 +257,11 @@ def test_champion_moves_only_for_a_better_model_and_old_versions_stay_loadable(s
     mf.write_pricing_lake(spark, config, mf.pricing_world(quantity_scale=4.0, seed=13))
     assert job.main(mf.job_args(home)) == 0
     v3 = client.get_model_version("lakepulse-pricing", "3")
-    assert float(v3.tags["test_metric"]) < v1
+    logged = client.get_run(v3.tags["source_run_id"]).data
+    champion_rmse = rescored_rmse(spark, config, 1)
+    assert logged.metrics["champion_test_rmse_log_units"] == pytest.approx(champion_rmse, rel=1e-9)
+    assert champion_rmse - float(v3.tags["test_metric"]) > margin  # better by more than the margin
+    assert logged.metrics["promoted"] == 1.0
     assert str(client.get_model_version_by_alias("lakepulse-pricing", "champion").version) == "3"
     assert str(client.get_model_version_by_alias("lakepulse-pricing", "previous_champion").version) == "1"
     mlflow.set_registry_uri(config.mlflow.registry_uri)

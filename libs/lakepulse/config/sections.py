@@ -195,6 +195,14 @@ class ModelsConfig(_Section):
     """Trailing days for the demand baseline."""
     demand_holdout_fraction: float = 0.2
     """Latest fraction of days held out to test the demand fit."""
+    churn_promotion_margin: float = 0.005
+    """The churn challenger becomes champion only if its test ROC AUC beats the champion's, re-scored on
+    the same test rows, by more than this (absolute AUC points): smaller differences are within the
+    noise of a test set of a few thousand rows, and each promotion changes every score downstream."""
+    pricing_promotion_margin: float = 0.01
+    """The pricing challenger becomes champion only if its holdout RMSE of log units per purchase line
+    is lower than the champion's, re-scored on the same holdout, by more than this (log units: about
+    1% of the typical error)."""
 
 
 class ByodConfig(_Section):

@@ -48,12 +48,15 @@ from lakepulse.ml.pricing_recommend import RECOMMENDATIONS_SCHEMA, elasticities_
 from lakepulse.ml.pricing_tracking import (
     MODEL_NAME,
     TEST_METRIC,
+    champion_scorer,
     log_and_register,
     log_plots,
     metric_key,
     run_metrics,
     run_params,
+    window_of,
 )
+from lakepulse.ml.registry import Challenge
 
 if TYPE_CHECKING:
     from lakepulse.ml.registry import Promotion
@@ -228,7 +231,12 @@ def train(spark: SparkSession, config: Config) -> PricingRun:
         tracking.log_table_versions(config, versions)
         mlflow.log_metrics(run_metrics(fits, test_rmse))
         log_plots(frame, fits)
-        promotion = log_and_register(frame, DemandModel(fits), run_id, test_rmse)
+        challenge = Challenge(
+            window_of(test_part, versions, config.models.demand_holdout_fraction),
+            champion_scorer(test_part),
+            config.models.pricing_promotion_margin,
+        )
+        promotion = log_and_register(frame, DemandModel(fits), run_id, test_rmse, challenge)
 
     write_elasticities(spark, config, fits, run_id, promotion)
     written = refresh_recommendations(spark, config, demand=demand)

@@ -16,11 +16,13 @@ import numpy as np
 import pandas as pd
 
 from lakepulse.config import Config
-from lakepulse.ml.demand_fit import demand_panel
+from lakepulse.ml.demand_fit import demand_panel, holdout_rmse
 from lakepulse.ml.demand_model import CONTROL_COLUMNS, CategoryFit, DemandModel, model_input_example
 
 if TYPE_CHECKING:
-    from lakepulse.ml.registry import Promotion
+    from collections.abc import Callable
+
+    from lakepulse.ml.registry import Challenge, Promotion, TestWindow
 
 log = logging.getLogger("lakepulse.ml")
 
@@ -92,11 +94,61 @@ def log_plots(frame: pd.DataFrame, fits: Mapping[str, CategoryFit]) -> None:
     mlflow.log_text(frame.to_csv(index=False), "data/demand_by_product_day.csv")
 
 
-def log_and_register(frame: pd.DataFrame, model: DemandModel, run_id: str, test_rmse: float) -> Promotion:
+def window_of(test: pd.DataFrame, versions: Mapping[str, int], fraction: float) -> TestWindow:
+    """The holdout days, the gold version they were read at, and their product-days."""
+    from lakepulse.ml.registry import TestWindow
+
+    snapshot = ", ".join(f"{name} v{v}" for name, v in sorted(versions.items()))
+    first, last = str(test["date"].min()), str(test["date"].max())
+    days = int(test["date"].nunique())
+    return TestWindow(
+        f"holdout days {first}..{last} (latest {days} days, demand_holdout_fraction={fraction}) of {snapshot}",
+        first,
+        last,
+        len(test),
+    )
+
+
+def champion_scorer(test: pd.DataFrame) -> Callable[[str], float]:
+    """Scores a registered pricing model (by URI) on the holdout `test`: the weighted RMSE of log units
+    per purchase line, the run's own `test_rmse_log_units`. A model whose signature asks for a column
+    the holdout lacks, or that is no DemandModel, is an error naming why."""
+
+    def score(uri: str) -> float:
+        import mlflow.pyfunc
+
+        model = mlflow.pyfunc.load_model(uri)
+        schema = model.metadata.get_input_schema()
+        have = set(model_input_example(test.head(1)).columns)
+        missing = [c for c in (schema.input_names() if schema is not None else []) if c not in have]
+        if missing:
+            raise ValueError(f"the holdout lacks column(s) {', '.join(missing)} that {uri} needs")
+        python_model = model.unwrap_python_model()
+        if not hasattr(python_model, "category_fits"):
+            raise TypeError(f"{uri} holds a {type(python_model).__name__}, not a DemandModel")
+        fits = python_model.category_fits()
+        seen = max((f.last_date for f in fits.values() if f.last_date is not None), default=None)
+        if seen is not None and pd.Timestamp(seen) >= pd.Timestamp(test["date"].min()):
+            log.warning(
+                "pricing: %s was fitted on days through %s, inside this holdout (from %s): its score there "
+                "is partly in-sample, which favours keeping it",
+                uri,
+                seen,
+                test["date"].min(),
+            )
+        return holdout_rmse(fits, test)
+
+    return score
+
+
+def log_and_register(
+    frame: pd.DataFrame, model: DemandModel, run_id: str, test_rmse: float, challenge: Challenge
+) -> Promotion:
     """Logs the pyfunc model into the active run and registers it as a new version.
 
     Every run is registered, a worse one too, so any run's model stays loadable by version; the
-    champion alias moves only if the holdout error beats the champion's (ml.registry).
+    champion alias moves only if the holdout error beats the champion's, re-scored on this run's
+    holdout, by more than the challenge's margin (ml.registry).
     """
     import mlflow.pyfunc
     from mlflow import MlflowClient
@@ -113,7 +165,14 @@ def log_and_register(frame: pd.DataFrame, model: DemandModel, run_id: str, test_
         pip_requirements=list(tracking.MODEL_REQUIREMENTS),
     )
     promotion = registry.register_and_promote(
-        MlflowClient(), MODEL_NAME, info.model_uri, run_id, TEST_METRIC, test_rmse, higher_is_better=False
+        MlflowClient(),
+        MODEL_NAME,
+        info.model_uri,
+        run_id,
+        TEST_METRIC,
+        test_rmse,
+        higher_is_better=False,
+        challenge=challenge,
     )
     mlflow.set_tags(
         {

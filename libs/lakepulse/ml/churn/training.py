@@ -72,7 +72,8 @@ def _train_in_run(config: Config, data: TrainingData, rows: SplitRows, sizes: di
     metrics.update(fairness_metrics)
     mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)})
     evaluation.log_plots(best, scored, baseline)
-    result = promotion.register(config, best, rows.test, data.spec, run_id, metrics)
+    window = promotion.window_of(data.split, data.versions, int(sizes["test_rows"]))
+    result = promotion.register(config, best, rows.test, data.spec, run_id, metrics, window)
     scored.unpersist()
     return ChurnRun(run_id, result, best.family, metrics, report.flagged, tuple(report.lines()), data.split)
 
