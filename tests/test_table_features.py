@@ -281,3 +281,34 @@ def test_a_rule_over_a_column_an_older_table_lacks_is_skipped(spark, tmp_path):
     )
     ensure_declared(spark, path, declared)
     assert set(constraints(path)) == {"rule_a"}
+
+
+GOLD_SCHEMAS = {
+    "customer_features": "customer_features",
+    "kpi_daily": "kpi_daily",
+    "retention_cohorts": "retention_cohorts",
+    "market_signals": "market_signals",
+    "promo_response": "promo_response",
+    "cost_kpis_daily": "cost_kpis",
+    "churn_labels": "churn_label",
+    "product_demand_daily": "product_demand",
+}
+
+
+@pytest.mark.parametrize("table", sorted(GOLD_SCHEMAS))
+def test_every_declared_gold_rule_and_comment_names_columns_of_the_table(spark, table):
+    """A rule over a column the table does not have would be written into a new table's first commit
+    (creation options), where Delta checks every row against it: the write fails. Analysis only."""
+    import importlib
+
+    schema = importlib.import_module(f"lakepulse.gold.{GOLD_SCHEMAS[table]}").SCHEMA
+    empty = spark.createDataFrame([], schema)
+    declared = gold_declared.gold_table(table)
+    for name, expr in declared.checks.items():
+        # an unknown column raises AnalysisException here
+        assert empty.select(F.expr(expr).alias(name)).schema.fieldNames() == [name]
+    assert set(declared.column_comments) <= set(schema.fieldNames())
+
+
+def test_the_gold_schema_list_covers_every_table_with_rules():
+    assert set(gold_declared.RULES) <= set(GOLD_SCHEMAS)

@@ -23,7 +23,7 @@ TABLES: dict[str, str] = {
     "gold/kpi_daily": "Business KPIs per (date, dimension, segment): active customers, funnel, revenue, churn (docs/gold.md)",
     "gold/retention_cohorts": "Retention per (cohort_month, activity_month) (docs/gold.md)",
     "gold/market_signals": "Searches, purchases and emerging-trend score per (date, category, country) (docs/gold.md)",
-    "gold/promo_response": "Promo lift per (date, city_type, weekday, hour_band) over a trailing window (docs/gold.md)",
+    "gold/promo_response": "Promo response per (date, city_type, weekday, hour UTC) over a trailing window (docs/gold.md)",
     "gold/cost_kpis_daily": "Cloud cost, traffic and cost anomalies per (date, service) (docs/gold.md)",
 }
 

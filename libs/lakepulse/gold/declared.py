@@ -35,7 +35,7 @@ RULES: dict[str, list[Expectation]] = {
     "retention_cohorts": [*_not_null("cohort_month", "activity_month"), *_share("retention_rate")],
     "market_signals": _not_null("date", "category", "country"),
     "promo_response": [
-        *_not_null("date", "city_type", "weekday", "hour_band"),
+        *_not_null("date", "city_type", "weekday", "hour"),
         *_share("promo_conversion_rate", "baseline_conversion_rate"),
     ],
     "cost_kpis_daily": [*_not_null("date"), *_share("error_rate")],
