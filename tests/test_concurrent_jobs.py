@@ -135,3 +135,36 @@ def test_maintain_logged_every_table_once(collided):
     log = RustDeltaTable(config.table_path("_ops", "maintenance_log")).to_pandas()
     assert sorted(log["table"]) == sorted(log["table"].unique())
     assert set(TABLES) <= set(log["table"])
+
+
+# --- two refines at once ---------------------------------------------------------------------------------
+
+SILVER = ("events", "requests", "app_logs", "billing", "customers", "customer_history", "prices", "weather")
+
+
+def silver_counts(home) -> dict[str, int]:
+    return {t: len(RustDeltaTable(str(home / "lake" / "silver" / t)).to_pandas()) for t in SILVER}
+
+
+def test_two_refines_at_once_refine_every_batch_once(tmp_path_factory):
+    """Both exit 0; each ingest batch is claimed by one version; silver, after yet another refine, holds
+    what one uninterrupted refine of the same landing holds (the shared fixture lake), checked by delta-rs."""
+    from tests.ingest_fixtures import fixture_lake, run, write_landing
+
+    reference, _ = fixture_lake(tmp_path_factory, refined=True)
+    home = tmp_path_factory.mktemp("two-refines") / "home"
+    write_landing(home / "landing")
+    assert run("ingest", home) == 0
+    first, second = spawn("refine", home), spawn("refine", home)
+    results = [finish(first), finish(second)]
+    for code, output in results:
+        assert code == 0, output[-3000:]
+    claimed = sum("is claimed by run" in output for _, output in results)
+    print(f"refine runs that found their version claimed: {claimed}")
+    assert run("refine", home) == 0  # what one run left unclaimed, never what the other refined
+
+    state = RustDeltaTable(str(home / "lake/_ops/_refine_state")).to_pandas()
+    planned = state[state["state"] == "planned"]
+    assert not planned.duplicated(["table", "ingest_batch_id"]).any()
+    assert set(planned["refine_version"]) == set(state[state["state"] == "done"]["refine_version"])
+    assert silver_counts(home) == silver_counts(reference)

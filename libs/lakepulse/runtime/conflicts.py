@@ -11,9 +11,9 @@ and should a failure ever be mistaken for a conflict after its commit landed, a 
 duplicate its rows, where Delta skips an id it has already committed. It fails with one line instead;
 every append of a job passes the id.
 
-Why a loop and not a retry library: tenacity (the maintained choice) is not among the pinned runtime
-packages and may not be installed here; the loop is twenty lines (bounded attempts, exponential backoff
-with full jitter, one log line per retry), and adding tenacity later changes only `retrying`.
+Why a loop and not a retry library: tenacity (the maintained choice) is neither pinned in setup.py nor
+installed in the project's environment; the loop is short (bounded attempts, exponential backoff with
+full jitter, one log line per retry), and moving to tenacity later changes only `retrying`.
 
 Conflicts are recognised three ways, so that a classic session and Spark Connect agree: delta-spark's
 Python classes (`delta.exceptions`, installed for py4j by importing it, registered for Connect by
