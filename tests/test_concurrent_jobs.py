@@ -139,14 +139,20 @@ def test_maintain_logged_every_table_once(collided):
 
 # --- two refines at once ---------------------------------------------------------------------------------
 
-SILVER = ("events", "requests", "app_logs", "billing", "customers", "customer_history", "prices", "weather")
+# Read by delta-rs; silver's customers and prices use deletion vectors, which delta-rs 1.6 cannot read
+# yet: Spark counts those.
+SILVER = ("events", "requests", "app_logs", "billing", "customer_history", "weather")
+SILVER_WITH_DELETION_VECTORS = ("customers", "prices")
 
 
-def silver_counts(home) -> dict[str, int]:
-    return {t: len(RustDeltaTable(str(home / "lake" / "silver" / t)).to_pandas()) for t in SILVER}
+def silver_counts(spark, home) -> dict[str, int]:
+    counts = {t: len(RustDeltaTable(str(home / "lake" / "silver" / t)).to_pandas()) for t in SILVER}
+    for name in SILVER_WITH_DELETION_VECTORS:
+        counts[name] = spark.read.format("delta").load(str(home / "lake" / "silver" / name)).count()
+    return counts
 
 
-def test_two_refines_at_once_refine_every_batch_once(tmp_path_factory):
+def test_two_refines_at_once_refine_every_batch_once(spark, tmp_path_factory):
     """Both exit 0; each ingest batch is claimed by one version; silver, after yet another refine, holds
     what one uninterrupted refine of the same landing holds (the shared fixture lake), checked by delta-rs."""
     from tests.ingest_fixtures import fixture_lake, run, write_landing
@@ -167,4 +173,4 @@ def test_two_refines_at_once_refine_every_batch_once(tmp_path_factory):
     planned = state[state["state"] == "planned"]
     assert not planned.duplicated(["table", "ingest_batch_id"]).any()
     assert set(planned["refine_version"]) == set(state[state["state"] == "done"]["refine_version"])
-    assert silver_counts(home) == silver_counts(reference)
+    assert silver_counts(spark, home) == silver_counts(spark, reference)
