@@ -31,7 +31,6 @@ from pydantic_settings.sources import DefaultSettingsSource
 from lakepulse.config.sections import (
     ByodConfig,
     CatalogConfig,
-    DeltaConfig,
     GenerateConfig,
     GoldConfig,
     IngestConfig,
@@ -96,7 +95,6 @@ class Config(BaseSettings):
     ingest: IngestConfig = IngestConfig()
     reference: ReferenceConfig = ReferenceConfig()
     catalog: CatalogConfig = CatalogConfig()
-    delta: DeltaConfig = DeltaConfig()
 
     @classmethod
     def settings_customise_sources(
