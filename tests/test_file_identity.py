@@ -233,3 +233,29 @@ def test_outcomes_against_bookings_and_earlier_files_of_the_run():
         ("date=2/empty.json", "new", None),
         ("date=3/empty.json", "new", None),
     ]
+
+
+def test_the_lookup_of_a_long_backfill_finds_its_bookings(spark):
+    """One range per day folder: a rerun listing years of day folders once made a filter nested so deep
+    that Spark's analysis overflowed the JVM's stack (found on the pipeline's second run, 120 days x 7
+    sources); the bookings found are exactly those of the listed folders' ranges or as recent."""
+    from lakepulse.bronze import files as landing
+    from lakepulse.bronze import identity
+
+    folders = [f"date=2020-01-01+{day:04d}" for day in range(3000)]
+    rows = [
+        ("events", f"/l/events/{d}/a.json", 1, "2026-01-01 00:00:00", f"{d}/a.json", "x") for d in folders
+    ]
+    rows.append(("events", "/l/events/other/z.json", 1, "2026-01-01 00:00:00", "other/z.json", "x"))
+    bookings = spark.createDataFrame(
+        rows, "source string, path string, size long, modified_at string, rel_path string, fingerprint string"
+    ).withColumn("modified_at", F.col("modified_at").cast("timestamp"))
+    listed = [
+        (
+            "events",
+            landing.LandingFile(f"/m/events/{d}/a.json", 1, "2026-06-01 00:00:00.000000", f"{d}/a.json"),
+        )
+        for d in folders
+    ]
+    found = identity.booked(bookings, listed)
+    assert sorted(r["rel_path"] for r in found) == sorted(f"{d}/a.json" for d in folders)

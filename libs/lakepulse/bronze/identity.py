@@ -82,17 +82,29 @@ def booked(bookings: DataFrame, listed: list[tuple[str, landing.LandingFile]]) -
     statistics on `rel_path` skip the bookkeeping files of other days; a late file in an old day's folder
     adds that day, not the days between), and those as recent as the oldest candidate."""
     oldest = min(f.modified_at for _, f in listed)
-    keep = (F.col("modified_at") >= F.lit(oldest).cast("timestamp")) | F.col("rel_path").isNull()
+    keep = [(F.col("modified_at") >= F.lit(oldest).cast("timestamp")) | F.col("rel_path").isNull()]
     ranges: dict[tuple[str, str], tuple[str, str]] = {}
     for name, f in listed:
         folder = f.rel_path.rsplit("/", 1)[0] if "/" in f.rel_path else ""
         low, high = ranges.get((name, folder), (f.rel_path, f.rel_path))
         ranges[(name, folder)] = (min(low, f.rel_path), max(high, f.rel_path))
     for (name, _), (low, high) in sorted(ranges.items()):
-        keep = keep | ((F.col("source") == name) & F.col("rel_path").between(low, high))
+        keep.append((F.col("source") == name) & F.col("rel_path").between(low, high))
     columns = ["source", "path", "size", "rel_path", "fingerprint"]
     stamp = F.date_format("modified_at", landing.TIMESTAMP_TEXT).alias("modified_at")
-    return bookings.where(keep).select(*columns, stamp).collect()  # metadata, bounded by the candidates
+    return (
+        bookings.where(any_of(keep)).select(*columns, stamp).collect()
+    )  # metadata, bounded by the candidates
+
+
+def any_of(conditions: list[Column]) -> Column:
+    """The OR of `conditions` as a balanced tree. One condition per day folder makes hundreds when a run
+    lists a long backfill (120 days x 7 sources on a rerun); chained one after another they nest that
+    deep, and Spark's analysis of the filter overflowed the JVM's stack (StackOverflowError)."""
+    while len(conditions) > 1:
+        pairs = [a | b for a, b in zip(conditions[::2], conditions[1::2], strict=False)]
+        conditions = pairs + conditions[len(pairs) * 2 :]
+    return conditions[0]
 
 
 def _epoch_ms(text: str) -> int:
