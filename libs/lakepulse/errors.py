@@ -23,3 +23,7 @@ class MissingJarsError(LakepulseError):
 
 class DataQualityError(LakepulseError):
     """An expectation with action `fail` was broken."""
+
+
+class DeltaConflictError(LakepulseError):
+    """A Delta commit kept losing to concurrent commits (or was not safe to retry): run the job again."""

@@ -31,6 +31,7 @@ from pydantic_settings.sources import DefaultSettingsSource
 from lakepulse.config.sections import (
     ByodConfig,
     CatalogConfig,
+    DeltaConfig,
     GenerateConfig,
     GoldConfig,
     IngestConfig,
@@ -95,6 +96,7 @@ class Config(BaseSettings):
     ingest: IngestConfig = IngestConfig()
     reference: ReferenceConfig = ReferenceConfig()
     catalog: CatalogConfig = CatalogConfig()
+    delta: DeltaConfig = DeltaConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, NonNegativeFloat, NonNegativeInt
 
 
 def _scalar_str(value: object) -> object:
@@ -108,6 +108,20 @@ class MaintenanceConfig(_Section):
     """Small-file guard: Delta auto compaction after every write, for a partition with at least this many
     small files."""
     target_file_mb: int = 128
+
+
+class DeltaConfig(_Section):
+    """Delta commits that lose an optimistic-concurrency conflict to another run's commit (issue 15)."""
+
+    conflict_retries: NonNegativeInt = 5
+    """A write that is safe to run again (lakepulse.runtime.conflicts) is retried this many times after a
+    conflict (DELTA_CONCURRENT_APPEND, DELTA_METADATA_CHANGED, ...), then the job fails with one line; 0
+    never retries."""
+    conflict_backoff_seconds: NonNegativeFloat = 0.5
+    """The first retry waits up to this long (a random fraction of it, so colliding runs spread out);
+    each further retry doubles the bound."""
+    conflict_backoff_max_seconds: NonNegativeFloat = 15.0
+    """The bound on one wait, however many retries came before."""
 
 
 class CatalogConfig(_Section):

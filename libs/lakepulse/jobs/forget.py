@@ -39,11 +39,12 @@ def body(args, config: Config, spark: SparkSession) -> int:
     lake.adopt_legacy_bookkeeping(spark, config)
     customer_key = privacy.pseudonymise_value(customer_id, privacy.pseudonym_key(config))
     audit = lake.ops(config, lake.ERASURE_REQUESTS)
+    request_id = str(uuid.uuid4())
     erased = []
     for name, path in all_tables(spark, config):
         if path.rstrip("/") == audit.rstrip("/"):
             continue
-        result = erase_from_table(spark, name, path, customer_id, customer_key)
+        result = erase_from_table(spark, name, path, customer_id, customer_key, f"erasure {request_id}")
         if result is not None and result.rows:
             erased.append(result)
     retention = config.maintenance.vacuum_retention_hours if args.retain_hours is None else args.retain_hours
@@ -51,14 +52,19 @@ def body(args, config: Config, spark: SparkSession) -> int:
         for result in erased:
             vacuum(spark, config.table_path(*result.table.split("/")), retention)
     request = (
-        str(uuid.uuid4()),
+        request_id,
         customer_key,
         dt.datetime.now(dt.UTC).replace(tzinfo=None),
         [r.table for r in erased],
         sum(r.rows for r in erased),
         bool(args.vacuum),
     )
-    delta_io.append(spark.createDataFrame([request], AUDIT_SCHEMA), audit)
+    # Recorded only once every delete (and vacuum) has committed; the request's own idempotent-write id
+    # lets the record be retried after a conflict (maintain altering this table meanwhile) without a
+    # second row.
+    delta_io.append(
+        spark.createDataFrame([request], AUDIT_SCHEMA), audit, txn=(f"lakepulse-erasure-{request_id}", 0)
+    )
     # Logs name the pseudonymised key only, never the id.
     log.info(
         "erasure %s: %d rows from %d tables (customer_key %s…)",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import uuid
 
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
@@ -74,8 +75,10 @@ def body(args, config: Config, spark: SparkSession) -> int:
             )
 
     maintain_tables(spark, tables, retention, done)
-    if rows:
-        delta_io.append(spark.createDataFrame(rows, LOG_SCHEMA), lake.ops(config, lake.MAINTENANCE_LOG))
+    if rows:  # the run's own idempotent-write id: retried after a conflict, recorded once
+        log_path = lake.ops(config, lake.MAINTENANCE_LOG)
+        run = (f"lakepulse-maintain-{uuid.uuid4()}", 0)
+        delta_io.append(spark.createDataFrame(rows, LOG_SCHEMA), log_path, txn=run)
     return 0
 
 

@@ -104,8 +104,11 @@ def zorder_columns(spark: SparkSession, table: str, path: str, detail: TableDeta
     if missing:
         columns = ",".join([*with_stats, *missing])
         log.info("%s: collecting statistics on %s for Z-ordering", table, ", ".join(missing))
-        spark.sql(
-            f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.dataSkippingStatsColumns' = '{columns}')"
+        delta_io.commit_sql(
+            spark,
+            path,
+            "ALTER TABLE SET TBLPROPERTIES",
+            f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.dataSkippingStatsColumns' = '{columns}')",
         )
     return chosen
 
@@ -157,14 +160,15 @@ def maintain_table(spark: SparkSession, table: str, path: str, retention_hours: 
         crowded = crowded_partitions(spark, path, detail.partition_columns)
         if crowded is not None:  # None: no partition holds more than one file, nothing to cluster
             where = "" if crowded == "" else f" WHERE {crowded}"
-            optimized = spark.sql(f"{optimize}{where} ZORDER BY ({', '.join(f'`{c}`' for c in zorder)})")
+            zordered = f"{optimize}{where} ZORDER BY ({', '.join(f'`{c}`' for c in zorder)})"
+            optimized = delta_io.commit_sql(spark, path, "OPTIMIZE", zordered)
         else:
             zorder = ()
     else:
-        optimized = spark.sql(optimize)
+        optimized = delta_io.commit_sql(spark, path, "OPTIMIZE", optimize)
     files_after, bytes_after = detail.files, detail.bytes
     if optimized is not None:
-        m = optimized.select("metrics.*").first()
+        m = optimized[0]["metrics"]
         files_after += int(m["numFilesAdded"]) - int(m["numFilesRemoved"])
         bytes_after += int(m["filesAdded"]["totalSize"] or 0) - int(m["filesRemoved"]["totalSize"] or 0)
     vacuum_table(spark, path, retention_hours, detail.properties)
@@ -186,15 +190,16 @@ def vacuum_table(
     differs (one commit, the first time), and VACUUM runs without an argument; 0 is passed as such.
     """
     if retention_hours == 0:
-        spark.sql(f"VACUUM {delta_io.sql_table(path)} RETAIN 0 HOURS")
+        delta_io.commit_sql(spark, path, "VACUUM", f"VACUUM {delta_io.sql_table(path)} RETAIN 0 HOURS")
         return
     if properties is None:
         properties = table_detail(spark, path).properties
     wanted = f"interval {retention_hours} hours"
     current = properties.get(RETENTION_PROPERTY)
     if current != wanted and not (current is None and retention_hours == DEFAULT_RETENTION_HOURS):
-        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('{RETENTION_PROPERTY}' = '{wanted}')")
-    spark.sql(f"VACUUM {delta_io.sql_table(path)}")
+        retention = f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('{RETENTION_PROPERTY}' = '{wanted}')"
+        delta_io.commit_sql(spark, path, "ALTER TABLE SET TBLPROPERTIES", retention)
+    delta_io.commit_sql(spark, path, "VACUUM", f"VACUUM {delta_io.sql_table(path)}")
 
 
 @contextlib.contextmanager

@@ -4,6 +4,11 @@ Writes that must not duplicate on a rerun carry Delta's idempotent-write options
 `txnVersion`): Delta skips a write whose (app id, version) it has already committed, so a retried
 or restarted batch is applied exactly once.
 
+Every write here commits through `lakepulse.runtime.conflicts.retrying`: one that loses an
+optimistic-concurrency conflict to another run's commit runs again, a bounded number of times, when
+running again is safe (MERGE, overwrite, metadata changes, appends with an idempotent-write id;
+`lakepulse.runtime.conflicts` says why), and otherwise fails with one line.
+
 Everything here is DataFrame reads and writes or Delta's SQL (`DESCRIBE HISTORY`, `MERGE INTO`, ...)
 on path tables, never delta-spark's Python `DeltaTable` API nor the driver JVM: over Spark Connect
 that API needs Delta's Connect server plugin, which Delta does not publish for Spark 4.2, while SQL and
@@ -23,6 +28,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakepulse.errors import LakepulseError
+from lakepulse.runtime import conflicts
 
 
 def sql_table(path: str) -> str:
@@ -96,21 +102,25 @@ def append(
 
     `user_metadata` is recorded in the commit's info (see `recent_user_metadata`); `properties` (delta.*
     table properties, `delta.constraints.*` included) apply when this append creates the table, and are
-    not passed to an existing one.
+    not passed to an existing one. Retried after a conflict only with `txn` (lakepulse.runtime.conflicts).
     """
-    writer = portable(df).write.format("delta").mode("append")
-    if properties and not is_delta(df.sparkSession, path):
-        for key, value in properties.items():
-            writer = writer.option(key, value)
-    if partition_by:
-        writer = writer.partitionBy(*partition_by)
-    if txn is not None:
-        writer = writer.option("txnAppId", txn[0]).option("txnVersion", txn[1])
-    if merge_schema:
-        writer = writer.option("mergeSchema", "true")
-    if user_metadata is not None:
-        writer = writer.option("userMetadata", user_metadata)
-    writer.save(path)
+
+    def attempt() -> None:
+        writer = portable(df).write.format("delta").mode("append")
+        if properties and not is_delta(df.sparkSession, path):
+            for key, value in properties.items():
+                writer = writer.option(key, value)
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        if txn is not None:
+            writer = writer.option("txnAppId", txn[0]).option("txnVersion", txn[1])
+        if merge_schema:
+            writer = writer.option("mergeSchema", "true")
+        if user_metadata is not None:
+            writer = writer.option("userMetadata", user_metadata)
+        writer.save(path)
+
+    conflicts.retrying(df.sparkSession, path, "append", attempt, safe=txn is not None)
 
 
 def latest_user_metadata(spark: SparkSession, path: str, commits: int, key: str) -> dict | None:
@@ -141,12 +151,26 @@ def earliest_change(spark: SparkSession, path: str, column: str, first_version: 
 
 def ensure_properties(spark: SparkSession, path: str, properties: Mapping[str, str]) -> None:
     """Sets table properties an existing table lacks (one metadata commit, only when needed)."""
-    shown = spark.sql(f"SHOW TBLPROPERTIES {sql_table(path)}").collect()  # a few rows: metadata only
-    current = {r["key"]: r["value"] for r in shown}
-    missing = {k: v for k, v in properties.items() if current.get(k) != v}
-    if missing:
-        settings = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(missing.items()))
-        spark.sql(f"ALTER TABLE {sql_table(path)} SET TBLPROPERTIES ({settings})")
+
+    def attempt() -> None:
+        shown = spark.sql(f"SHOW TBLPROPERTIES {sql_table(path)}").collect()  # a few rows: metadata only
+        current = {r["key"]: r["value"] for r in shown}
+        missing = {k: v for k, v in properties.items() if current.get(k) != v}
+        if missing:
+            settings = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(missing.items()))
+            spark.sql(f"ALTER TABLE {sql_table(path)} SET TBLPROPERTIES ({settings})")
+
+    conflicts.retrying(spark, path, "ALTER TABLE SET TBLPROPERTIES", attempt)
+
+
+def commit_sql(spark: SparkSession, path: str, operation: str, sql: str) -> list:
+    """Runs one SQL statement that commits to the table at `path` (OPTIMIZE, VACUUM, ALTER TABLE, DELETE,
+    REORG, ...; `operation` names it in logs and errors) and returns its result rows (a few: metrics).
+
+    Retried after a Delta conflict: each of these computes its change from the table's state when it
+    runs, so a second run after a lost commit does what the first would have done.
+    """
+    return conflicts.retrying(spark, path, operation, lambda: spark.sql(sql).collect())
 
 
 def recent_user_metadata(spark: SparkSession, path: str, commits: int) -> set[str]:
@@ -170,20 +194,25 @@ def overwrite(
     properties: Mapping[str, str] | None = None,
 ) -> None:
     """Replaces the table, or with `replace_where` only the rows matching that predicate; `properties`
-    apply when this write creates the table (as for `append`)."""
-    writer = portable(df).write.format("delta").mode("overwrite")
-    if properties and not is_delta(df.sparkSession, path):
-        for key, value in properties.items():
-            writer = writer.option(key, value)
-    if user_metadata is not None:
-        writer = writer.option("userMetadata", user_metadata)
-    if partition_by:
-        writer = writer.partitionBy(*partition_by)
-    if replace_where is not None:
-        writer = writer.option("replaceWhere", replace_where)
-    else:
-        writer = writer.option("overwriteSchema", "true")
-    writer.save(path)
+    apply when this write creates the table (as for `append`). Retried after a conflict: it replaces
+    what it replaces whatever committed meanwhile."""
+
+    def attempt() -> None:
+        writer = portable(df).write.format("delta").mode("overwrite")
+        if properties and not is_delta(df.sparkSession, path):
+            for key, value in properties.items():
+                writer = writer.option(key, value)
+        if user_metadata is not None:
+            writer = writer.option("userMetadata", user_metadata)
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        if replace_where is not None:
+            writer = writer.option("replaceWhere", replace_where)
+        else:
+            writer = writer.option("overwriteSchema", "true")
+        writer.save(path)
+
+    conflicts.retrying(df.sparkSession, path, "overwrite", attempt)
 
 
 def upsert(
@@ -194,23 +223,37 @@ def upsert(
     partition_by: Sequence[str] = (),
     update_condition: str | None = None,
 ) -> None:
-    """MERGE `df` into the table on `keys` (creating it on first use); `df` must be unique on `keys`."""
+    """MERGE `df` into the table on `keys` (creating it on first use); `df` must be unique on `keys`.
+
+    Retried after a conflict as a whole: a first use that loses the table's creation to another run
+    merges into the table that run created."""
     if not keys:
         raise ValueError("upsert needs at least one key column")
-    if not is_delta(spark, path):
-        append(df, path, partition_by)
-        return
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     when = f" AND ({update_condition})" if update_condition else ""
-    merge(spark, df, path, condition, f"WHEN MATCHED{when} THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
+    clauses = f"WHEN MATCHED{when} THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+
+    def attempt() -> None:
+        if not is_delta(spark, path):
+            writer = portable(df).write.format("delta").mode("append")
+            (writer.partitionBy(*partition_by) if partition_by else writer).save(path)
+        else:
+            _merge_once(spark, df, path, condition, clauses)
+
+    conflicts.retrying(spark, path, "MERGE", attempt)
 
 
 def merge(spark: SparkSession, source: DataFrame, path: str, condition: str, clauses: str) -> None:
     """MERGE INTO the table (alias `t`) USING `source` (alias `s`) ON `condition` with SQL `clauses`.
 
     The source is a temporary view of a unique name, dropped afterwards: session-scoped, so concurrent
-    merges from driver threads do not see each other's views.
+    merges from driver threads do not see each other's views. Retried after a conflict: MERGE matches
+    the source against the table's state when it runs (the source must be deterministic).
     """
+    conflicts.retrying(spark, path, "MERGE", lambda: _merge_once(spark, source, path, condition, clauses))
+
+
+def _merge_once(spark: SparkSession, source: DataFrame, path: str, condition: str, clauses: str) -> None:
     view = f"lakepulse_merge_{uuid.uuid4().hex}"
     portable(source).createOrReplaceTempView(view)
     try:
@@ -235,7 +278,7 @@ def create_if_missing(
         sql += " PARTITIONED BY (" + ", ".join(f"`{c}`" for c in partition_by) + ")"
     if properties:
         sql += " TBLPROPERTIES (" + ", ".join(f"'{k}' = '{v}'" for k, v in sorted(properties.items())) + ")"
-    spark.sql(sql)
+    commit_sql(spark, path, "CREATE TABLE IF NOT EXISTS", sql)
 
 
 def _listed(spark: SparkSession, pattern: str, root: str) -> list[str]:

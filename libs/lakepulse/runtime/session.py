@@ -21,7 +21,7 @@ from pyspark.sql import SparkSession
 from lakepulse.config import PROJECT_ROOT, Config
 from lakepulse.errors import ConfigError
 from lakepulse.runtime.jars import ensure_delta_jars
-from lakepulse.runtime.spark_conf import DELTA_CONF, spark_conf_for
+from lakepulse.runtime.spark_conf import DELTA_CONF, conflict_conf, spark_conf_for
 
 EXTENSIONS_KEY = "spark.sql.extensions"
 CATALOG_KEY = "spark.sql.catalog.spark_catalog"
@@ -38,6 +38,8 @@ def build_session(
     """Returns the active session if there is one, else builds a Delta-enabled one from `config`."""
     active = SparkSession.getActiveSession()
     if active is not None:
+        for key, value in conflict_conf(config).items():  # this run's policy, not the first run's
+            active.conf.set(key, value)
         return active
     remote = remote_url(config)
     if remote:

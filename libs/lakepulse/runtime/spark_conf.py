@@ -13,6 +13,11 @@ DELTA_CONF = {
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
 }
 
+# The `delta` section's conflict retry policy, as session settings (`conflict_conf`).
+RETRIES_KEY = "spark.lakepulse.delta.conflictRetries"
+BACKOFF_KEY = "spark.lakepulse.delta.conflictBackoffSeconds"
+BACKOFF_MAX_KEY = "spark.lakepulse.delta.conflictBackoffMaxSeconds"
+
 BASE_CONF = {
     # Timestamps are stored and compared in UTC whatever the machine's zone.
     "spark.sql.session.timeZone": "UTC",
@@ -52,9 +57,21 @@ def spark_conf_for(config: Config, extra: Mapping[str, str] | None = None) -> di
         config.maintenance.target_file_mb * 1024 * 1024
     )
     conf.update(catalog_conf(config))
+    conf.update(conflict_conf(config))
     conf.update(config.spark.conf)
     conf.update(extra or {})
     return conf
+
+
+def conflict_conf(config: Config) -> dict[str, str]:
+    """The `delta` section's retry policy as session settings, where lakepulse.runtime.conflicts reads it
+    (the session is what every Delta write is given). Runtime settings: a job joining an active session
+    applies its own (`session.build_session`)."""
+    return {
+        RETRIES_KEY: str(config.delta.conflict_retries),
+        BACKOFF_KEY: str(config.delta.conflict_backoff_seconds),
+        BACKOFF_MAX_KEY: str(config.delta.conflict_backoff_max_seconds),
+    }
 
 
 def catalog_conf(config: Config) -> dict[str, str]:

@@ -21,6 +21,8 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from lakepulse.runtime import conflicts
+
 log = logging.getLogger("lakepulse.runtime.table_meta")
 
 # Every constraint lakepulse owns starts with this; others' constraints are never touched.
@@ -71,8 +73,13 @@ def ensure_declared(spark: SparkSession, path: str, declared: Declared) -> list[
     """Brings the table at `path` to `declared` (only what differs; one metadata commit per change).
 
     Returns what was changed, for the log. Constraints named with PREFIX that are no longer declared
-    are dropped, so a rule removed from the code stops refusing writes.
+    are dropped, so a rule removed from the code stops refusing writes. Reconciled again, from the table's
+    new metadata, after a Delta conflict with another run's commit.
     """
+    return conflicts.retrying(spark, path, "declare", lambda: _ensure_declared_once(spark, path, declared))
+
+
+def _ensure_declared_once(spark: SparkSession, path: str, declared: Declared) -> list[str]:
     table = f"delta.`{path}`"
     row = spark.sql(f"DESCRIBE DETAIL {table}").select("properties", "description").first()
     current = dict(row["properties"] or {})

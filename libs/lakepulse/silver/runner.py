@@ -10,8 +10,10 @@ refines; _ops/_refine_state records them twice: `planned` before the silver writ
 them. Every silver write of a version carries (txnAppId `refine`, txnVersion = the version), MERGEs
 included (through Delta's session settings), so a process killed after planning and restarted redoes
 the planned version with the same batches, and Delta skips the writes that had already been
-committed. Running refine again with nothing new changes no table. A step's units write different
-silver tables and run from a few driver threads at once (MERGEs take the session's txn settings in turn).
+committed. The planned commit is also the claim: of two runs planning one version, the one whose rows
+Delta did not keep writes nothing (`_claimed_by_another`). Running refine again with nothing new
+changes no table. A step's units write different silver tables and run from a few driver threads at
+once (MERGEs take the session's txn settings in turn).
 
 The bookkeeping reads do not grow with history: each done commit records, in its commit's user
 metadata, a high-water mark per unit (`Mark`): every committed ingest batch up to it is claimed. A run
@@ -290,9 +292,24 @@ def bronze_rows(
     return delta_io.read_delta(spark, path).where(F.col("batch_id").isin(*batch_ids))
 
 
-def run_step(spark: SparkSession, config: Config, step: Step, key: bytes) -> list[StepResult]:
+def _claimed_by_another(spark: SparkSession, config: Config, step: Step) -> str | None:
+    """The run that holds the step's version when it is not this one. The planned commit is the claim:
+    two runs planning one version write it with one idempotent-write id, and Delta keeps the first."""
+    version = (F.col("refine_version") == step.version) & (F.col("state") == "planned")
+    holders = {
+        r["run_id"] for r in _state(spark, config).where(version).select("run_id").distinct().collect()
+    }
+    return None if holders == {step.run_id} else ", ".join(sorted(holders - {step.run_id})) or "unknown"
+
+
+def run_step(spark: SparkSession, config: Config, step: Step, key: bytes) -> list[StepResult] | None:
+    """Refines one step; None, writing nothing, when another run claimed its version first."""
     if not step.resumed:
         _record_state(spark, config, step, "planned")
+        holder = _claimed_by_another(spark, config, step)
+        if holder is not None:
+            log.warning("refine version %d is claimed by run %s: this run stops", step.version, holder)
+            return None
     ctx = Context(config, key, step.txn, step.run_id, step.recorded_at)
     done: dict[str, tuple[StepResult, list]] = {}
 
@@ -338,7 +355,10 @@ def refine(spark: SparkSession, config: Config, units: list[Unit], run_id: str) 
     else:  # tables made by an older lakepulse get their change feed, constraints, ... before this run's writes
         declared.ensure(spark, config, DECLARED, existing)
     for step in steps:
-        for result in run_step(spark, config, step, key):
+        step_results = run_step(spark, config, step, key)
+        if step_results is None:  # another refine runs: it refines these batches, the next run the rest
+            break
+        for result in step_results:
             log.info(
                 "%s: %s refined %d ingest batch(es): %s",
                 result.unit,
