@@ -30,6 +30,7 @@ RUNTIME = [
     "Jinja2==3.1.6",  # the HTML run report's template (lakepulse/templates)
     "requests==2.34.2",  # Delta's jars from Maven Central (runtime.jars); also an mlflow dependency
     "urllib3==2.8.0",  # requests' transport; its Retry makes the jar download retry with backoff
+    "tenacity==9.2.1",  # retries of Delta's concurrent-commit conflicts (runtime.conflicts)
     "py4j==0.10.9.9",  # the version pyspark 4.2.0 bundles
     # pyspark[connect]'s client side: jobs run with --remote sc://... as Spark Connect clients
     # (README "Spark Connect"); the versions its 4.2.0 extra allows, with mlflow's protobuf (<8).

@@ -11,9 +11,8 @@ and should a failure ever be mistaken for a conflict after its commit landed, a 
 duplicate its rows, where Delta skips an id it has already committed. It fails with one line instead;
 every append of a job passes the id.
 
-Why a loop and not a retry library: tenacity (the maintained choice) is neither pinned in setup.py nor
-installed in the project's environment; the loop is short (bounded attempts, exponential backoff with
-full jitter, one log line per retry), and moving to tenacity later changes only `retrying`.
+The retry loop is tenacity's; what is lakepulse's own is only which errors are conflicts, when running
+again is safe, and the policy read from the session (lazily: a write that commits at once reads none).
 
 Conflicts are recognised three ways, so that a classic session and Spark Connect agree: delta-spark's
 Python classes (`delta.exceptions`, installed for py4j by importing it, registered for Connect by
@@ -30,16 +29,17 @@ conflict happens.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import random
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import delta.exceptions as delta_exceptions
 from pyspark.sql import SparkSession
+from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from lakepulse.config.sections import DeltaConfig
 from lakepulse.errors import DeltaConflictError
@@ -127,35 +127,41 @@ def retrying(
     One warning per retry names the table, the operation and the conflict; a conflict that is not
     retried, or the last one, raises DeltaConflictError with one line. Other errors pass unchanged.
     """
-    policy: Policy | None = None
-    retry = 0
-    while True:
-        try:
-            return action()
-        except Exception as exc:
-            conflict = conflict_of(exc)
-            if conflict is None:
-                raise
-            policy = policy or policy_of(spark)
-            if not safe:
-                raise DeltaConflictError(
-                    f"{operation} on {table} lost to a concurrent commit ({conflict}) and is not retried: "
-                    "it is not safe to run twice; run the job again"
-                ) from exc
-            if retry >= policy.retries:
-                raise DeltaConflictError(
-                    f"{operation} on {table} still conflicts with concurrent commits after "
-                    f"{retry + 1} attempts ({conflict}); run the job again when the other run is done"
-                ) from exc
-            retry += 1
-            wait = policy.delay(retry)
-            log.warning(
-                "%s on %s: %s, retry %d of %d in %.2fs",
-                operation,
-                table,
-                conflict,
-                retry,
-                policy.retries,
-                wait,
-            )
-            time.sleep(wait)
+    policy = functools.cache(lambda: policy_of(spark))
+
+    def warn(state: RetryCallState) -> None:
+        conflict = conflict_of(state.outcome.exception())
+        retries = policy().retries
+        wait = state.next_action.sleep
+        log.warning(
+            "%s on %s: %s, retry %d of %d in %.2fs",
+            operation,
+            table,
+            conflict,
+            state.attempt_number,
+            retries,
+            wait,
+        )
+
+    retryer = Retrying(
+        retry=retry_if_exception(lambda exc: safe and conflict_of(exc) is not None),
+        stop=lambda state: state.attempt_number > policy().retries,
+        wait=lambda state: policy().delay(state.attempt_number),
+        before_sleep=warn,
+        reraise=True,
+    )
+    try:
+        return retryer(action)
+    except Exception as exc:
+        conflict = conflict_of(exc)
+        if conflict is None:
+            raise
+        if not safe:
+            raise DeltaConflictError(
+                f"{operation} on {table} lost to a concurrent commit ({conflict}) and is not retried: "
+                "it is not safe to run twice; run the job again"
+            ) from exc
+        raise DeltaConflictError(
+            f"{operation} on {table} still conflicts with concurrent commits after "
+            f"{policy().retries + 1} attempts ({conflict}); run the job again when the other run is done"
+        ) from exc
