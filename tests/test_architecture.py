@@ -154,8 +154,6 @@ CLASSIC_ONLY = ("_jvm", "_jsc", "sparkContext", "DeltaTable")
 CLASSIC_ONLY_ALLOWED = {
     # default_parallelism: SparkContext.defaultParallelism on a classic session, a stand-in over Connect.
     "libs/lakepulse/runtime/session.py": {"sparkContext"},
-    # forget deletes through DeltaTable; runtime/connect.py refuses it over Connect with one line.
-    "libs/lakepulse/ops/erasure.py": {"DeltaTable"},
 }
 
 

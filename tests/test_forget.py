@@ -87,6 +87,17 @@ def test_customer_gone_from_every_table_others_untouched(erased_lake):
     assert len(RustDeltaTable(str(lake / "gold/cost_kpis_daily")).to_pandas()) == 1
 
 
+def test_the_erasure_leaves_no_id_or_key_in_the_tables_logs(erased_lake):
+    """Every table was planted in its version 0: each later log entry is the erasure's (its MERGE, purge,
+    vacuum). Delta never removes log entries' operation parameters, where a DELETE kept its predicate."""
+    lake = Path(erased_lake.paths.lake)
+    later = [f for f in lake.glob("*/*/_delta_log/*.json") if int(f.stem) >= 1]
+    assert later  # the erasure committed somewhere
+    for entry in later:
+        text = entry.read_text()
+        assert TARGET not in text and key_of(TARGET) not in text, entry
+
+
 def test_request_recorded_pseudonymised(erased_lake):
     audit = RustDeltaTable(erased_lake.table_path("_ops", "erasure_requests")).to_pandas()
     assert len(audit) == 1

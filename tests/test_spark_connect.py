@@ -30,6 +30,7 @@ from lakepulse.runtime.spark_conf import DELTA_CONF
 from tests import gold_fixtures as fx
 
 CUSTOMERS, DAYS = 40, 21
+CONNECT_KEY = "connect-test-key-0123456789abcdef"
 
 
 def free_port() -> int:
@@ -98,7 +99,7 @@ def run_job(job: str, home: Path, remote: str, *extra: str) -> subprocess.Comple
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK_GATEWAY", "SPARK_REMOTE"))}
     inherited = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT / "libs"), str(PROJECT_ROOT), *inherited])
-    env["LAKEPULSE_PSEUDONYM_KEY"] = "connect-test-key-0123456789abcdef"
+    env["LAKEPULSE_PSEUDONYM_KEY"] = CONNECT_KEY
     command = [sys.executable, str(PROJECT_ROOT / "jobs" / f"{job}.py"), "--remote", remote]
     command += [
         "--set",
@@ -167,7 +168,6 @@ def test_jobs_run_end_to_end_over_connect_and_kpi_daily_matches_duckdb(lake):
         ("train_churn", [], connect.MLFLOW_SPARK_FLAVOUR),
         ("score", [], connect.MLFLOW_SPARK_FLAVOUR),
         ("ingest", ["--stream"], connect.FOREACH_BATCH),
-        ("forget", ["--customer", "C0000001"], connect.DELTA_TABLE_API),
     ],
 )
 def test_parts_that_cannot_run_over_connect_stop_with_one_line(lake, server, job, extra, reason):
@@ -184,6 +184,27 @@ def test_train_pricing_runs_over_connect(lake, server):
     assert done.returncode == 0, done.stderr[-4000:]
     config = load_config("local", None, [f"paths.home={lake}"])
     assert len(RustDeltaTable(config.table_path("gold", "price_elasticities")).to_pandas()) > 0
+
+
+@pytest.mark.slow
+def test_forget_runs_over_connect(lake, server):
+    """Erasure is Delta SQL (a MERGE ... WHEN MATCHED THEN DELETE): the customer leaves bronze and silver."""
+    from lakepulse import privacy
+
+    config = load_config("local", None, [f"paths.home={lake}"])
+    customers = RustDeltaTable(config.table_path("bronze", "customers")).to_pandas()
+    target = str(customers["customer_id"].dropna().iloc[0])
+    key = privacy.pseudonymise_value(target, CONNECT_KEY.encode())
+    assert (RustDeltaTable(config.table_path("silver", "customers")).to_pandas()["customer_key"] == key).any()
+    done = run_job("forget", lake, server, "--customer", target)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert target not in set(
+        RustDeltaTable(config.table_path("bronze", "customers")).to_pandas()["customer_id"]
+    )
+    assert key not in set(
+        RustDeltaTable(config.table_path("silver", "customers")).to_pandas()["customer_key"]
+    )
+    assert target not in done.stderr
 
 
 def test_the_pipeline_names_its_first_step_that_cannot_run_over_connect():

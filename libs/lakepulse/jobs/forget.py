@@ -19,7 +19,7 @@ from lakepulse.config import Config
 from lakepulse.ops import lake
 from lakepulse.ops.erasure import check_customer_id, erase_from_table
 from lakepulse.ops.maintenance import all_tables, vacuum
-from lakepulse.runtime import connect, delta_io
+from lakepulse.runtime import delta_io
 from lakepulse.runtime.cli import Job, log
 
 AUDIT_SCHEMA = T.StructType(
@@ -86,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-JOB = Job("forget", __doc__, body, add_arguments, over_connect=connect.always(connect.DELTA_TABLE_API))
+JOB = Job("forget", __doc__, body, add_arguments)
 main = JOB.main
 
 

@@ -8,9 +8,14 @@ added later is covered without code changes:
 Deleted rows are then purged from deletion vectors, so the next VACUUM removes the files that held
 them and no earlier table version can be read back with the customer in it.
 
-Another run may commit to a table meanwhile (`maintain` compacting it, an ingest appending): the DELETE
+The rows are deleted by a MERGE with a one-row source holding the id, its key and the token pattern,
+not by a DELETE: Delta keeps a DELETE's predicate, literals included, in the table's log, which VACUUM
+never removes; a MERGE's condition names only columns. It is Delta SQL, so forget runs over Spark
+Connect too.
+
+Another run may commit to a table meanwhile (`maintain` compacting it, an ingest appending): the MERGE
 and the purge are retried after a Delta conflict (both act on whatever rows match when they run), and
-the rows erased are read from the DELETE's own commit, found by the request's tag in its commit info,
+the rows erased are read from the MERGE's own commit, found by the request's tag in its commit info,
 never from whichever commit happens to be the table's latest.
 """
 
@@ -21,12 +26,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from delta.tables import DeltaTable
-from pyspark.sql import Column, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakepulse.errors import UsageError
-from lakepulse.runtime import conflicts, delta_io
+from lakepulse.runtime import delta_io
 
 CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -43,24 +47,28 @@ def check_customer_id(customer_id: str) -> str:
     return customer_id
 
 
-def match_customer(columns: list[str], customer_id: str, customer_key: str) -> Column | None:
-    """The predicate selecting the customer's rows in a table with these columns, or None."""
+def match_customer(columns: list[str]) -> str | None:
+    """The MERGE condition selecting the customer's rows in a table with these columns, or None.
+
+    It compares the table (`t`) with the one-row source (`s`: customer_id, customer_key, pattern) and
+    names columns only: Delta writes a MERGE's condition into the table's log, where a DELETE's
+    predicate would have kept the clear id (as a literal) for as long as the log is kept.
+    """
     conditions = []
     if "customer_key" in columns:
-        conditions.append(F.col("customer_key") == F.lit(customer_key))
+        conditions.append("t.`customer_key` = s.customer_key")
     if "customer_id" in columns:
-        conditions.append(F.col("customer_id") == F.lit(customer_id))
+        conditions.append("t.`customer_id` = s.customer_id")
     if "raw" in columns:
-        # A whole token: C0000004 must not match C00000042.
-        conditions.append(
-            F.col("raw").rlike(rf"(^|[^A-Za-z0-9_-]){re.escape(customer_id)}([^A-Za-z0-9_-]|$)")
-        )
-    if not conditions:
-        return None
-    predicate = conditions[0]
-    for condition in conditions[1:]:
-        predicate = predicate | condition
-    return F.coalesce(predicate, F.lit(False))
+        conditions.append("t.`raw` RLIKE s.pattern")  # a whole token: C0000004 must not match C00000042
+    return f"coalesce({' OR '.join(conditions)}, false)" if conditions else None
+
+
+def customer_source(spark: SparkSession, customer_id: str, customer_key: str) -> DataFrame:
+    pattern = rf"(^|[^A-Za-z0-9_-]){re.escape(customer_id)}([^A-Za-z0-9_-]|$)"
+    return spark.createDataFrame(
+        [(customer_id, customer_key, pattern)], "customer_id string, customer_key string, pattern string"
+    )
 
 
 # Delta records this session setting as the user metadata of every commit made while it is set.
@@ -81,29 +89,30 @@ def commits_tagged(spark: SparkSession, tag: str) -> Iterator[None]:
 
 
 def deleted_rows(spark: SparkSession, path: str, after_version: int, tag: str) -> int:
-    """Rows deleted by the DELETE commits tagged `tag` since `after_version` (commit metadata only)."""
+    """Rows deleted by the MERGE commits tagged `tag` since `after_version` (commit metadata only)."""
     latest = delta_io.table_version(spark, path)
     if latest is None or latest <= after_version:
         return 0
     commits = (
         delta_io.history(spark, path, latest - after_version)
-        .where((F.col("operation") == "DELETE") & (F.col("userMetadata") == tag))
+        .where((F.col("operation") == "MERGE") & (F.col("userMetadata") == tag))
         .select("operationMetrics")
-        .collect()  # bounded: the commits since the DELETE began, usually one
+        .collect()  # bounded: the commits since the MERGE began, usually one
     )
-    return sum(int((c["operationMetrics"] or {}).get("numDeletedRows", 0)) for c in commits)
+    return sum(int((c["operationMetrics"] or {}).get("numTargetRowsDeleted", 0)) for c in commits)
 
 
 def erase_from_table(
     spark: SparkSession, name: str, path: str, customer_id: str, customer_key: str, tag: str
 ) -> Erased | None:
     """Deletes the customer's rows from one table, its commits tagged `tag` (unique per request)."""
-    predicate = match_customer(delta_io.read_delta(spark, path).columns, customer_id, customer_key)
-    if predicate is None:
+    condition = match_customer(delta_io.read_delta(spark, path).columns)
+    if condition is None:
         return None
     before = delta_io.table_version(spark, path)
+    source = customer_source(spark, customer_id, customer_key)
     with commits_tagged(spark, tag):
-        conflicts.retrying(spark, path, "DELETE", lambda: DeltaTable.forPath(spark, path).delete(predicate))
+        delta_io.merge(spark, source, path, condition, "WHEN MATCHED THEN DELETE")
     rows = deleted_rows(spark, path, -1 if before is None else before, tag)
     if rows:
         # Rewrites files that only carry deletion vectors, so VACUUM can remove the originals.

@@ -19,10 +19,6 @@ FOREACH_BATCH = (
     "runs in a Python process of the server, where this process's session (which the routine uses) "
     "does not exist; run the batch mode, which is incremental too"
 )
-DELTA_TABLE_API = (
-    "the erasure deletes through delta-spark's DeltaTable API, which over Spark Connect needs Delta's "
-    "Connect server plugin (io.delta:delta-connect-server), not published for Spark 4.2 by Delta 4.4.0"
-)
 
 
 def everywhere(args: argparse.Namespace) -> str | None:
