@@ -196,6 +196,8 @@ def test_streaming_and_batch_ingestion_give_the_same_tables(spark, lake, tmp_pat
         for column in ("source", "dataset"):
             if column in batch_rows.columns:
                 batch_rows = batch_rows.where(F.col(column) == "events")
+        if "layer" in batch_rows.columns:  # the shared lake may have been refined by another module's test
+            batch_rows = batch_rows.where(F.col("layer") == "bronze")
         stream_rows = table(spark, streamed, layer, name)
         strip = (*VOLATILE, "source_file", "path")
         assert rows(stream_rows, strip) == rows(batch_rows, strip), name

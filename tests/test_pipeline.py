@@ -8,13 +8,13 @@ import io
 import re
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
-from deltalake import DeltaTable, QueryBuilder
+from deltalake import DeltaTable
 
 from lakepulse.config import load_config
 from lakepulse.jobs.pipeline import STEP_NAMES
 from tests.conftest import PIPELINE_SAMPLE, job_argv, load_job
+from tests.delta_read import rs_count
 
 pytestmark = pytest.mark.slow
 
@@ -26,12 +26,7 @@ def _tables(config) -> dict[str, int]:
         root = Path(config.paths.lake) / layer
         for path in sorted(root.iterdir()) if root.is_dir() else []:
             if (path / "_delta_log").is_dir() and not path.name.startswith("_"):  # not bookkeeping
-                # DataFusion's reader: silver/customers and prices have deletion vectors, which delta-rs'
-                # pyarrow reader refuses (docs/silver.md).
-                result = (
-                    QueryBuilder().register("t", DeltaTable(str(path))).execute("SELECT count(*) AS n FROM t")
-                )
-                counts[f"{layer}/{path.name}"] = pa.table(result.read_all()).to_pylist()[0]["n"]
+                counts[f"{layer}/{path.name}"] = rs_count(str(path))
     return counts
 
 

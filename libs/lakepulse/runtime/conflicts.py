@@ -16,7 +16,8 @@ again is safe, and the policy read from the session (lazily: a write that commit
 
 Conflicts are recognised three ways, so that a classic session and Spark Connect agree: delta-spark's
 Python classes (`delta.exceptions`, installed for py4j by importing it, registered for Connect by
-`delta.connect.exceptions`), then the error condition Spark reports (`getCondition()`), then the
+`delta.connect.exceptions`, which the Connect session factory imports: imported in a classic process,
+such as a notebook kernel, it fails), then the error condition Spark reports (`getCondition()`), then the
 condition leading the message (`[DELTA_CONCURRENT_APPEND.WITHOUT_HINT] ...`). Only the exception's own
 condition counts: DELTA_POST_COMMIT_HOOK_FAILED, whose message quotes a conflict, follows a commit
 that succeeded and is never retried.
@@ -44,9 +45,6 @@ from tenacity import RetryCallState, Retrying, retry_if_exception
 from lakepulse.config.sections import DeltaConfig
 from lakepulse.errors import DeltaConflictError
 from lakepulse.runtime.spark_conf import BACKOFF_KEY, BACKOFF_MAX_KEY, RETRIES_KEY
-
-with contextlib.suppress(ImportError):  # Spark Connect's client libraries are optional
-    import delta.connect.exceptions  # noqa: F401 - registers Delta's classes for Connect's errors
 
 log = logging.getLogger("lakepulse.runtime.conflicts")
 T = TypeVar("T")

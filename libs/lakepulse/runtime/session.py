@@ -82,6 +82,10 @@ def connect_session(remote: str, app_name: str, conf: Mapping[str, str]) -> Spar
     """
     if not remote.startswith("sc://"):
         raise ConfigError(f"spark.remote is {remote!r}: a Spark Connect URL looks like sc://host:15002")
+    # Registers Delta's exception classes for Connect's errors, so that a conflict raised on the server
+    # is a delta.exceptions class here too (lakepulse.runtime.conflicts); only a Connect client imports it.
+    import delta.connect.exceptions  # noqa: F401, PLC0415
+
     try:
         spark = SparkSession.builder.remote(remote).appName(app_name).getOrCreate()
         server = {key: spark.conf.get(key, "") for key in DELTA_CONF}
