@@ -3,7 +3,8 @@
 Every line becomes exactly one of loaded, quarantined (the first rule it breaks names the reason) or
 duplicate (its primary key already seen in this batch, first in (source_file, raw) order, or already in
 bronze). A compressed file that cannot be read to its end is quarantined as a file (`corrupt_file`), as
-is a CSV file whose header lacks a declared column (`bad_header`); the batch goes on without them.
+is a CSV file whose header lacks a declared column (`bad_header`) or names one twice
+(`duplicate_header`); the batch goes on without them.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from lakepulse.runtime import delta_io
 log = logging.getLogger("lakepulse.bronze")
 
 LOADED, QUARANTINED, DUPLICATE = "loaded", "quarantined", "duplicate"
+# Reasons of a CSV file quarantined as a whole: its header lacks a declared field, or names one twice.
+BAD_HEADER, DUPLICATE_HEADER = "bad_header", "duplicate_header"
 _PATH_FIELD = re.compile(r"/([A-Za-z_][A-Za-z0-9_]*)=([^/]+)/")
 
 
@@ -106,7 +109,10 @@ def _csv_groups(spark: SparkSession, source: Source, files: Sequence[landing.Lan
         header = tuple(next(csv.reader([line])))
         from_path = tuple(n for n in source.field_names if n not in header and n in _path_fields(f.path))
         if not set(source.field_names) <= set(header) | set(from_path):
-            problems.append(FileProblem(f, "bad_header"))
+            problems.append(FileProblem(f, BAD_HEADER))
+            continue
+        if any(header.count(name) > 1 for name in source.field_names):
+            problems.append(FileProblem(f, DUPLICATE_HEADER))  # which of the columns holds the field?
             continue
         groups.setdefault((header, from_path), []).append(f)
         texts.setdefault((header, from_path), set()).add(line)

@@ -165,7 +165,10 @@ def parse_csv(
     A declared field missing from the header but named by a Hive-style folder (`date=2026-01-03/`) takes
     its value from the path, as Spark's own partitioned writers leave it.
     """
-    ddl = ", ".join(f"`{name}` string" for name in header) + ", `_corrupt` string"
+    # Positional names: a header's own text (a backtick, a repeated or empty name, `_corrupt`) never
+    # reaches the DDL. Declared fields are found by their first position (classify refuses a file that
+    # names one twice).
+    ddl = ", ".join(f"`_c{i}` string" for i in range(len(header))) + ", `_corrupt` string"
     options = {"escape": '"', "mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt"}
     if source.csv_null is not None:
         # Then an unquoted empty field is null too, and a quoted "" stays an empty string.
@@ -178,7 +181,7 @@ def parse_csv(
             value = F.regexp_extract(F.col("source_file"), rf"/{re.escape(name)}=([^/]+)/", 1)
             columns.append(F.when(F.col("_r._corrupt").isNull(), value).alias(string_col(name)))
         else:
-            columns.append(F.col(f"_r.`{name}`").alias(string_col(name)))
+            columns.append(F.col(f"_r._c{header.index(name)}").alias(string_col(name)))
     return _typed_columns(source, parsed.select(*lines.columns, *columns), with_json_types=False)
 
 
