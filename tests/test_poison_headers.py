@@ -46,7 +46,9 @@ def test_odd_headers_load_or_quarantine_their_file_and_the_run_goes_on(spark, tm
     assert loaded == {f"C{i:08d}" for _, ids in loads.values() for i in ids}
     by_file = {
         r["source_file"].rsplit("/", 1)[-1]: (r["reason"], r["raw"])
-        for r in table(spark, tmp_path, "bronze", "quarantine").where(F.col("source") == "customers").collect()
+        for r in table(spark, tmp_path, "bronze", "quarantine")
+        .where(F.col("source") == "customers")
+        .collect()
     }
     assert by_file == {name: (reason, None) for name, (_, _, reason) in refused.items()}
     audit = table(spark, tmp_path, "_ops", "ingest_audit").where(F.col("source") == "customers").first()
