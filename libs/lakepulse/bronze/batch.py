@@ -28,7 +28,7 @@ import logging
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakepulse.bronze import parse
+from lakepulse.bronze import erased, parse
 from lakepulse.bronze.classify import DUPLICATE, LOADED, QUARANTINED, Classified, classify, valid
 from lakepulse.bronze.plan import Audit, Plan
 from lakepulse.config import Config
@@ -56,7 +56,8 @@ def _quarantined_records(c: Classified) -> DataFrame:
         F.lit(c.source.name).alias("source"),
         F.lit("ingest").alias("stage"),
         F.col(expectations.REASON).alias("reason"),
-        F.col("raw"),
+        # An erased customer's re-sent record is counted, never kept (bronze.erased).
+        F.when(F.col(expectations.REASON) != F.lit(erased.REASON), F.col("raw")).alias("raw"),
         F.col("source_file"),
         F.col("batch_id"),
         F.col("run_id"),

@@ -13,15 +13,15 @@ import csv
 import datetime as dt
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from lakepulse.bronze import erased, parse
 from lakepulse.bronze import files as landing
-from lakepulse.bronze import parse
 from lakepulse.bronze.plan import Audit, Plan
 from lakepulse.config import Config
 from lakepulse.contracts import expectations, schemas
@@ -250,7 +250,13 @@ class _Counted:
 
 
 def _count_readable(
-    spark: SparkSession, config: Config, source: Source, plan: Plan, rules, files: list[landing.LandingFile]
+    spark: SparkSession,
+    config: Config,
+    source: Source,
+    plan: Plan,
+    rules,
+    files: list[landing.LandingFile],
+    refuse: Callable[[DataFrame], DataFrame] | None = None,
 ) -> _Counted:
     """Reads the readable files once (one aggregation over the persisted frame), setting aside as
     corrupt any file that cannot be read to its end, and retrying without it."""
@@ -268,6 +274,8 @@ def _count_readable(
         if parsed is None:
             empty = expectations.Outcome({r.name: 0 for r in rules}, 0)
             return _Counted(None, empty, {}, problems + file_problems)
+        if refuse is not None:  # erased customers' records (bronze.erased)
+            parsed = parsed.transform(refuse)
         flagged = _narrow(source, parsed, rules).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             outcome, row = expectations.count_failures(flagged, rules, extra)  # reads every file
@@ -305,9 +313,10 @@ def _duplicates_in_batch(source: Source, counted: _Counted, quarantined: int) ->
 def classify(spark: SparkSession, config: Config, source: Source, plan: Plan) -> Classified:
     """Every line of the source's files in the batch classified and counted; the frames stay persisted
     until the batch is committed (`Classified.unpersist`)."""
-    rules = parse.all_rules(source, config.reference)
+    refuse = erased.refusal(spark, config, source)
+    rules = ([erased.RULE] if refuse else []) + parse.all_rules(source, config.reference)
     files = plan.files_of(source.name)
-    counted = _count_readable(spark, config, source, plan, rules, files)
+    counted = _count_readable(spark, config, source, plan, rules, files, refuse)
     if counted.flagged is None:
         return Classified(source, files, rules, counted.outcome, counted.problems)
     cached = [counted.flagged]
