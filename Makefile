@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Two pytest workers, each with its own SparkSession, a test module whole on one of them (its
+# module-scoped lakes are built once). PYTEST_WORKERS= runs the suite in one process.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 .PHONY: install jars browser pipeline test lint cluster-up cluster-down mlflow-ui bench clean
 
@@ -32,7 +35,7 @@ browser:
 
 ## Runs the whole test suite.
 test: jars browser
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest $(PYTEST_WORKERS) $(ARGS)
 
 ## Starts the MLflow server and UI on 127.0.0.1 over the local store (ARGS="--port 5001" for another port).
 mlflow-ui: $(STAMP)
