@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Two pytest workers, each with its own SparkSession; a test module runs whole on one of them, and the
+# modules that share the session's pipeline run on the same one (tests/conftest.py groups them), so
+# every lake fixture is built once. PYTEST_WORKERS= runs the suite in one process.
+PYTEST_WORKERS ?= -n 2 --dist loadgroup
 
 .PHONY: install jars browser pipeline test lint cluster-up cluster-down mlflow-ui bench clean
 
@@ -32,7 +36,7 @@ browser:
 
 ## Runs the whole test suite.
 test: jars browser
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest $(PYTEST_WORKERS) $(ARGS)
 
 ## Starts the MLflow server and UI on 127.0.0.1 over the local store (ARGS="--port 5001" for another port).
 mlflow-ui: $(STAMP)

@@ -42,6 +42,9 @@ RUNTIME = [
 
 DEV = [
     "pytest==9.2.0",
+    # `make test` runs the suite's modules on two worker processes (--dist loadfile): most of a module's
+    # time is JVM start-up, job subprocesses and small Spark jobs that leave a core idle.
+    "pytest-xdist==3.8.0",
     "ruff==0.17.5",
     "import-linter==2.17",  # the layers contract in pyproject.toml (tests/test_architecture.py)
     "deltalake==1.6.6",  # independent (delta-rs) reader for cross-checks in tests

@@ -91,13 +91,14 @@ fi
 ARCHIVE="$ROOT/build/lakepulse.zip"
 if [ ! -f "$ARCHIVE" ] || [ -n "$(find "$ROOT/libs/lakepulse" "$ROOT/libs/lakepulse_sample" -newer "$ARCHIVE" -print -quit)" ]; then
   mkdir -p "$ROOT/build"
-  (cd "$ROOT/libs" && rm -f "$ARCHIVE.tmp" && "$PY" -c '
+  # Written under a name of this process, then renamed: two submissions at once never mix their writes.
+  (cd "$ROOT/libs" && "$PY" -c '
 import sys, zipfile, pathlib
 out = zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED)
 for p in sorted([*pathlib.Path("lakepulse").rglob("*"), *pathlib.Path("lakepulse_sample").rglob("*")]):
     if p.is_file() and "__pycache__" not in p.parts:
         out.write(p)
-out.close()' "$ARCHIVE.tmp" && mv "$ARCHIVE.tmp" "$ARCHIVE")
+out.close()' "$ARCHIVE.$$.tmp" && mv -f "$ARCHIVE.$$.tmp" "$ARCHIVE")
 fi
 
 JARS="$(cd "$ROOT/libs" && "$PY" -m lakepulse.runtime.jars)" || exit 1

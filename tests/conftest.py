@@ -128,3 +128,13 @@ def pipeline_lake(spark, tmp_path_factory) -> PipelineRun:
     assert code == 0, out.getvalue()[-2000:]
     saved.write_text(out.getvalue())
     return PipelineRun(make_config(home, *PIPELINE_SAMPLE), out.getvalue())
+
+
+def pytest_collection_modifyitems(config, items):
+    """Groups for `make test`'s two workers (pytest-xdist, --dist loadgroup): a module runs whole on one
+    worker, so its module-scoped lakes are built once; the modules using the session's pipeline run
+    (`pipeline_lake`, minutes to build) share one group, so only one worker builds it."""
+    modules = {item.module.__name__ for item in items if "pipeline_lake" in getattr(item, "fixturenames", ())}
+    for item in items:
+        name = item.module.__name__
+        item.add_marker(pytest.mark.xdist_group("pipeline_lake" if name in modules else name))
