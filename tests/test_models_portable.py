@@ -316,3 +316,51 @@ def test_churn_champion_loads_and_gives_the_scored_probabilities_without_lakepul
     expected = joined["churn_probability"].to_numpy(float)
     assert not set(got) <= {0.0, 1.0}, got  # probabilities, not the 0/1 decision
     np.testing.assert_allclose(got, expected, rtol=TOLERANCE, atol=1e-12)
+
+
+LOG_FROM_ZIP = """
+import sys, tempfile
+import lakepulse
+assert ".zip" in lakepulse.__file__, lakepulse.__file__
+import mlflow, numpy as np, pandas as pd
+from lakepulse.ml.demand_model import CategoryFit
+from lakepulse.ml.pricing_tracking import log_model
+mlflow.set_tracking_uri(sys.argv[1])
+fit = CategoryFit("toys", -1.5, 0.1, -1.7, -1.3, 0.9, 10, 10, None, None, 2.0, {"promo_share": 0.2}, {}, 1.1)
+frame = pd.DataFrame({"category": ["toys"] * 2, "log_price": [3.0, 3.2], "day_of_week": [2, 5],
+                      "promo_share": [0.0, 0.5], "temp_c": [10.0, 12.0], "precipitation_mm": [0.0, 1.0]})
+with mlflow.start_run(), tempfile.TemporaryDirectory() as work:
+    info = log_model(frame, {"toys": fit}, work)
+rows = pd.DataFrame({"category": ["toys"], "price": [20.0], "day_of_week": np.array([2], dtype="int32"),
+                     "promo_share": [0.5], "temp_c": [10.0], "precipitation_mm": [0.0]})
+got = mlflow.pyfunc.load_model(info.model_uri).predict(rows)["expected_units_per_purchase"][0]
+print(repr(float(got)))
+"""
+
+
+def test_the_pricing_model_is_logged_when_lakepulse_is_imported_from_a_zip(tmp_path):
+    """Under spark-submit the driver imports lakepulse from build/lakepulse.zip (--py-files), where
+    demand_pyfunc's __file__ is no file MLflow can copy: the model's code is written out first."""
+    import zipfile
+
+    libs = Path(__file__).resolve().parents[1] / "libs"
+    archive = tmp_path / "lakepulse.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for p in sorted((libs / "lakepulse").rglob("*.py")):
+            out.write(p, p.relative_to(libs))
+    # No MLFLOW_* either: the suite's own experiment id (set by earlier tests) names no experiment there.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("MLFLOW_")}
+    env["PYTHONPATH"] = str(archive)
+    done = subprocess.run(
+        [sys.executable, "-c", LOG_FROM_ZIP, f"sqlite:///{tmp_path / 'mlflow.db'}"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    # exp(2.0 - 1.5 log 20 + 0.2 x 0.5) x 1.1, the fit written out by hand.
+    assert float(done.stdout.strip().splitlines()[-1]) == pytest.approx(
+        math.exp(2.0 - 1.5 * math.log(20.0) + 0.2 * 0.5) * 1.1, rel=1e-12
+    )

@@ -6,6 +6,7 @@ everything here runs inside the active MLflow run the training opened.
 
 from __future__ import annotations
 
+import importlib.resources
 import logging
 import math
 import re
@@ -153,11 +154,18 @@ def log_model(frame: pd.DataFrame, fits: Mapping[str, CategoryFit], work_dir: st
 
     fits_path = Path(work_dir) / "fits.json"
     fits_path.write_text(demand_pyfunc.dumps(fit_dicts(fits)), encoding="utf-8")
+    # Copied out as a file of its own: under spark-submit lakepulse is imported from build/lakepulse.zip
+    # (--py-files), where the module's __file__ is no path MLflow can copy.
+    code_path = Path(work_dir) / "demand_pyfunc.py"
+    code_path.write_text(
+        importlib.resources.files("lakepulse.ml").joinpath("demand_pyfunc.py").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
     example = model_input_example(frame.head(5))
     output = demand_pyfunc.expected_units(fit_dicts(fits), example)
     return mlflow.pyfunc.log_model(
         name="model",
-        python_model=demand_pyfunc.__file__,
+        python_model=str(code_path),
         artifacts={"fits": str(fits_path)},
         signature=infer_signature(example, output),
         input_example=example,
