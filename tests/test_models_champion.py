@@ -88,9 +88,8 @@ def train(config, model, spec: FeatureSpec, test, metric: float):
     with mlflow.start_run() as run:
         best = Trial("logistic_regression", LR, run.info.run_id, {}, model)
         window = promotion.window_of(split, VERSIONS, TEST_ROWS)
-        result = promotion.register(
-            config, best, test, spec, run.info.run_id, {"test_roc_auc": metric}, window
-        )
+        logged = promotion.log_model(config, best, test, spec, run.info.run_id)
+        result = promotion.register(config, logged, test, run.info.run_id, {"test_roc_auc": metric}, window)
     return result, mlflow.MlflowClient().get_run(run.info.run_id)
 
 

@@ -209,7 +209,7 @@ def rescored_rmse(spark, config, version: int) -> float:
     test = bought[bought["date"] >= days[-round(len(days) * 0.2)]]
     mlflow.set_registry_uri(config.mlflow.registry_uri)
     model = mlflow.pyfunc.load_model(f"models:/lakepulse-pricing/{version}")
-    smearing = {c: f.smearing for c, f in model.unwrap_python_model().category_fits().items()}
+    smearing = {c: f.smearing for c, f in demand_model.fits_of(model.unwrap_python_model()).items()}
     inputs = pd.DataFrame(
         {
             "category": test["category"].astype(str),
@@ -267,7 +267,7 @@ def test_champion_moves_only_for_a_better_model_and_old_versions_stay_loadable(s
     mlflow.set_registry_uri(config.mlflow.registry_uri)
     for version in (1, 2, 3):
         model = mlflow.pyfunc.load_model(f"models:/lakepulse-pricing/{version}")
-        assert set(model.unwrap_python_model().category_fits()) == set(mf.PLANTED_ELASTICITIES)
+        assert set(demand_model.fits_of(model.unwrap_python_model())) == set(mf.PLANTED_ELASTICITIES)
     recs = delta_io.read_delta(spark, config.table_path("gold", "price_recommendations")).toPandas()
     assert set(recs["model_version"]) == {3}
     assert set(elasticities(spark, config)["model_version"]) == {3}

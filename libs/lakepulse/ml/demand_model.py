@@ -1,8 +1,9 @@
-"""The fitted demand curves and the MLflow model that carries them.
+"""The fitted demand curves, and how lakepulse reads them back out of a registered pricing model.
 
-Kept apart from the fit (`demand_fit`, which needs statsmodels) and from Spark: this module is what
-MLflow unpickles, so loading a registered pricing model needs numpy, pandas and MLflow only.
-`DemandModel` is also reachable as `lakepulse.ml.pricing.DemandModel`, the class path that models
+Kept apart from the fit (`demand_fit`, which needs statsmodels) and from Spark. The prediction itself
+is `demand_pyfunc`'s, the self-contained module MLflow saves as the model. The pricing versions logged
+before that were pickled by reference to `DemandModel` here, which therefore stays, with the same
+fields. `DemandModel` is also reachable as `lakepulse.ml.pricing.DemandModel`, the class path that models
 registered before the split were pickled with (cloudpickle stores the class by reference).
 """
 
@@ -17,8 +18,10 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from lakepulse.ml import demand_pyfunc
+
 DOW_COLUMNS = tuple(f"dow_{d}" for d in range(2, 8))  # Sunday (1) is the reference day
-WEATHER_COLUMNS = ("temp_c", "precipitation_mm")
+WEATHER_COLUMNS = demand_pyfunc.WEATHER_COLUMNS
 CONTROL_COLUMNS = (*DOW_COLUMNS, "promo_share", *WEATHER_COLUMNS)
 
 
@@ -49,44 +52,49 @@ class CategoryFit:
 
 
 def add_controls(frame: pd.DataFrame, fill: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """Day-of-week dummies (Spark's numbering, 1 = Sunday) and filled promo share and weather.
-
-    A missing value is filled with `fill` (the training means, at prediction time) so a day without a
-    weather reading still gets a prediction rather than a NaN; training fills with the data's own mean.
-    """
-    out = frame.copy()
-    for d in range(2, 8):
-        out[f"dow_{d}"] = (out["day_of_week"].astype(int) == d).astype(float)
-    for name in ("promo_share", *WEATHER_COLUMNS):
-        values = out[name].astype(float)
-        default = (fill or {}).get(name)
-        if default is None or not math.isfinite(default):
-            default = float(values.mean()) if values.notna().any() else 0.0
-        out[name] = values.fillna(default)
-    return out
+    """Day-of-week dummies and filled promo share and weather: the saved model's own rule
+    (`demand_pyfunc.add_controls`), so training and every prediction fill alike."""
+    return demand_pyfunc.add_controls(frame, fill)
 
 
 def predict_log_units(fits: Mapping[str, CategoryFit], frame: pd.DataFrame) -> np.ndarray:
-    """E[log units per purchase line] per row; NaN for a category without a fit, so a caller can tell
-    "no estimate" from a number and leave it out of a metric instead of scoring a guess."""
-    frame = frame.reset_index(drop=True)
-    out = np.full(len(frame), np.nan)
-    for category, part in frame.groupby("category", sort=False):
-        fit = fits.get(str(category))
-        if fit is None or not math.isfinite(fit.elasticity):
-            continue
-        data = add_controls(part, fit.control_means)
-        value = fit.intercept + fit.elasticity * data["log_price"].to_numpy(float)
-        for name, coef in fit.controls.items():
-            value = value + coef * data[name].to_numpy(float)
-        out[part.index.to_numpy()] = value
-    return out
+    """E[log units per purchase line] per row, NaN for a category without a fit; computed by the
+    saved model's own code (`demand_pyfunc`), so lakepulse and a loaded model never disagree."""
+    return demand_pyfunc.predict_log_units(fit_dicts(fits), frame)
+
+
+def fit_dicts(fits: Mapping[str, CategoryFit]) -> dict[str, dict]:
+    """The fits as the saved model holds them: plain dicts, no lakepulse class."""
+    return {k: asdict(v) for k, v in fits.items()}
+
+
+def _date(value) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def fits_of(python_model) -> dict[str, CategoryFit]:
+    """The fits of a loaded pricing pyfunc (`unwrap_python_model()`): a `PortableDemandModel` (logged as
+    code, fits read from JSON) or a `DemandModel` pickled by an earlier lakepulse. A model that is
+    neither is an error naming its class."""
+    if isinstance(python_model, DemandModel):
+        return python_model.category_fits()
+    fits = getattr(python_model, "fits", None)
+    if not isinstance(fits, Mapping):
+        raise TypeError(f"a {type(python_model).__name__} is no lakepulse pricing model")
+    return {
+        k: CategoryFit(**{**v, "first_date": _date(v["first_date"]), "last_date": _date(v["last_date"])})
+        for k, v in fits.items()
+    }
 
 
 class DemandModel(mlflow.pyfunc.PythonModel):
     """Expected units per purchase line of a category at a price, day of week, promo share and weather.
 
-    Holds only numbers (per-category coefficients as plain dicts, not `CategoryFit` objects), so the
+    What lakepulse logged before its pricing model became `demand_pyfunc` (logged as code, loadable
+    without lakepulse): kept so the versions registered then, pickled by reference to this class, still
+    load; and in-process, the champion as `pricing.load_champion` returns it. Holds only numbers (per-category coefficients as plain dicts, not `CategoryFit` objects), so the
     pickle references no class but this one and loading it needs no Spark and no statsmodels. `predict`
     returns the mean, not the median: exp(E[log units]) times the fit's smearing factor.
     """
@@ -99,12 +107,7 @@ class DemandModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         del context, params
-        frame = pd.DataFrame(model_input).reset_index(drop=True)
-        frame["log_price"] = np.log(frame["price"].astype(float))
-        fits = self.category_fits()
-        log_units = predict_log_units(fits, frame)
-        smearing = np.array([fits[c].smearing if c in fits else np.nan for c in frame["category"]])
-        return pd.DataFrame({"expected_units_per_purchase": np.exp(log_units) * smearing})
+        return demand_pyfunc.expected_units(self.fits, model_input)
 
 
 def model_input_example(frame: pd.DataFrame) -> pd.DataFrame:

@@ -41,6 +41,7 @@ from lakepulse.ml.demand_model import (
     CategoryFit,
     DemandModel,
     add_controls,
+    fits_of,
     model_input_example,
     predict_log_units,
 )
@@ -229,22 +230,33 @@ def train(spark: SparkSession, config: Config) -> PricingRun:
         mlflow.set_tags({"lakepulse.job": "train_pricing", "lakepulse.env": config.env})
         mlflow.log_params(run_params(config, frame, fits))
         tracking.log_table_versions(config, versions)
-        mlflow.log_metrics(run_metrics(fits, test_rmse))
+        log_inputs(config, demand, versions, test_part)
         log_plots(frame, fits)
         challenge = Challenge(
             window_of(test_part, versions, config.models.demand_holdout_fraction),
             champion_scorer(test_part),
             config.models.pricing_promotion_margin,
         )
-        promotion = log_and_register(frame, DemandModel(fits), run_id, test_rmse, challenge)
+        promotion = log_and_register(frame, fits, run_id, run_metrics(fits, test_rmse), challenge)
 
     write_elasticities(spark, config, fits, run_id, promotion)
     written = refresh_recommendations(spark, config, demand=demand)
     return PricingRun(run_id, promotion, fits, test_rmse, written)
 
 
+def log_inputs(config: Config, demand: DataFrame, versions: Mapping[str, int], test: pd.DataFrame) -> None:
+    """gold/product_demand_daily at its pinned version as the run's MLflow dataset: "training" (the
+    registered model is refitted on every day) and "test" (the holdout days that judged the method)."""
+    from lakepulse.ml import tracking
+
+    name = f"gold/{DEMAND_TABLE}"
+    holdout = f"holdout days {test['date'].min()}..{test['date'].max()}"
+    tracking.log_delta_inputs(config, {name: demand}, versions, {"training": None, "test": holdout})
+
+
 def load_champion(config: Config) -> tuple[object | None, DemandModel | None]:
-    """(ModelVersion, DemandModel) of models:/lakepulse-pricing@champion, or (None, None)."""
+    """(ModelVersion, DemandModel) of models:/lakepulse-pricing@champion, or (None, None). The champion
+    is handed back as a `DemandModel` whatever class it was saved as (`demand_model.fits_of`)."""
     import mlflow.pyfunc
     from mlflow import MlflowClient
 
@@ -254,7 +266,7 @@ def load_champion(config: Config) -> tuple[object | None, DemandModel | None]:
     if champion is None:
         return None, None
     model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{registry.CHAMPION}").unwrap_python_model()
-    return champion, model
+    return champion, DemandModel(fits_of(model))
 
 
 def refresh_recommendations(

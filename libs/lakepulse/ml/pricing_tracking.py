@@ -6,10 +6,12 @@ everything here runs inside the active MLflow run the training opened.
 
 from __future__ import annotations
 
+import importlib.resources
 import logging
 import math
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,7 +19,7 @@ import pandas as pd
 
 from lakepulse.config import Config
 from lakepulse.ml.demand_fit import demand_panel, holdout_rmse
-from lakepulse.ml.demand_model import CONTROL_COLUMNS, CategoryFit, DemandModel, model_input_example
+from lakepulse.ml.demand_model import CONTROL_COLUMNS, CategoryFit, fits_of, model_input_example
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -112,7 +114,7 @@ def window_of(test: pd.DataFrame, versions: Mapping[str, int], fraction: float) 
 def champion_scorer(test: pd.DataFrame) -> Callable[[str], float]:
     """Scores a registered pricing model (by URI) on the holdout `test`: the weighted RMSE of log units
     per purchase line, the run's own `test_rmse_log_units`. A model whose signature asks for a column
-    the holdout lacks, or that is no DemandModel, is an error naming why."""
+    the holdout lacks, or that is no lakepulse pricing model, is an error naming why."""
 
     def score(uri: str) -> float:
         import mlflow.pyfunc
@@ -123,10 +125,7 @@ def champion_scorer(test: pd.DataFrame) -> Callable[[str], float]:
         missing = [c for c in (schema.input_names() if schema is not None else []) if c not in have]
         if missing:
             raise ValueError(f"the holdout lacks column(s) {', '.join(missing)} that {uri} needs")
-        python_model = model.unwrap_python_model()
-        if not hasattr(python_model, "category_fits"):
-            raise TypeError(f"{uri} holds a {type(python_model).__name__}, not a DemandModel")
-        fits = python_model.category_fits()
+        fits = fits_of(model.unwrap_python_model())
         seen = max((f.last_date for f in fits.values() if f.last_date is not None), default=None)
         if seen is not None and pd.Timestamp(seen) >= pd.Timestamp(test["date"].min()):
             log.warning(
@@ -141,36 +140,71 @@ def champion_scorer(test: pd.DataFrame) -> Callable[[str], float]:
     return score
 
 
-def log_and_register(
-    frame: pd.DataFrame, model: DemandModel, run_id: str, test_rmse: float, challenge: Challenge
-) -> Promotion:
-    """Logs the pyfunc model into the active run and registers it as a new version.
+def log_model(frame: pd.DataFrame, fits: Mapping[str, CategoryFit], work_dir: str):
+    """Logs the fits into the active run as a LoggedModel named "model" and returns its ModelInfo.
 
-    Every run is registered, a worse one too, so any run's model stays loadable by version; the
-    champion alias moves only if the holdout error beats the champion's, re-scored on this run's
-    holdout, by more than the challenge's margin (ml.registry).
+    The model is `demand_pyfunc` logged as code, its fits a JSON artifact: nothing pickled, no lakepulse
+    import, requirements numpy, pandas and MLflow only, so it loads anywhere (docs/models.md).
     """
     import mlflow.pyfunc
-    from mlflow import MlflowClient
     from mlflow.models import infer_signature
 
-    from lakepulse.ml import registry, tracking
+    from lakepulse.ml import demand_pyfunc, tracking
+    from lakepulse.ml.demand_model import fit_dicts
 
-    example = model_input_example(frame.head(5))
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=model,
-        signature=infer_signature(example, model.predict(None, example)),
-        input_example=example,
-        pip_requirements=list(tracking.MODEL_REQUIREMENTS),
+    fits_path = Path(work_dir) / "fits.json"
+    fits_path.write_text(demand_pyfunc.dumps(fit_dicts(fits)), encoding="utf-8")
+    # Copied out as a file of its own: under spark-submit lakepulse is imported from build/lakepulse.zip
+    # (--py-files), where the module's __file__ is no path MLflow can copy.
+    code_path = Path(work_dir) / "demand_pyfunc.py"
+    code_path.write_text(
+        importlib.resources.files("lakepulse.ml").joinpath("demand_pyfunc.py").read_text(encoding="utf-8"),
+        encoding="utf-8",
     )
+    example = model_input_example(frame.head(5))
+    output = demand_pyfunc.expected_units(fit_dicts(fits), example)
+    return mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(code_path),
+        artifacts={"fits": str(fits_path)},
+        signature=infer_signature(example, output),
+        input_example=example,
+        pip_requirements=list(tracking.PYFUNC_REQUIREMENTS),
+    )
+
+
+def log_and_register(
+    frame: pd.DataFrame,
+    fits: Mapping[str, CategoryFit],
+    run_id: str,
+    metrics: Mapping[str, float],
+    challenge: Challenge,
+) -> Promotion:
+    """Logs the pyfunc model into the active run, the run's metrics linked to it, and registers it as a
+    new version.
+
+    Logging the metrics with the LoggedModel's id makes them the model's own (`search_logged_models`,
+    the model's page in the UI) as well as the run's. Every run is registered, a worse one too, so any
+    run's model stays loadable by version; the champion alias moves only if the holdout error beats
+    the champion's, re-scored on this run's holdout, by more than the challenge's margin (ml.registry).
+    """
+    import tempfile
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    from lakepulse.ml import registry
+
+    with tempfile.TemporaryDirectory(prefix="lakepulse-pricing-") as work_dir:
+        info = log_model(frame, fits, work_dir)
+    mlflow.log_metrics(dict(metrics), model_id=info.model_id)
     promotion = registry.register_and_promote(
         MlflowClient(),
         MODEL_NAME,
         info.model_uri,
         run_id,
         TEST_METRIC,
-        test_rmse,
+        metrics[TEST_METRIC],
         higher_is_better=False,
         challenge=challenge,
     )

@@ -23,7 +23,9 @@ log = logging.getLogger("lakepulse.ml")
 
 # Libraries a logged model needs at load time, pinned like setup.py. Given explicitly because MLflow's
 # own inference of requirements loads the model in a subprocess, which costs a Spark start per model.
-MODEL_REQUIREMENTS = ("pyspark==4.2.0", "mlflow==3.17.2", "pandas==2.3.3", "numpy==2.4.6")
+# The pricing pyfunc (`demand_pyfunc`) needs no Spark; the churn model is a Spark ML pipeline.
+PYFUNC_REQUIREMENTS = ("mlflow==3.17.2", "pandas==2.3.3", "numpy==2.4.6")
+MODEL_REQUIREMENTS = ("pyspark==4.2.0", *PYFUNC_REQUIREMENTS)
 
 
 def _local_path(uri: str) -> str | None:
@@ -95,3 +97,46 @@ def log_table_versions(config: Config, versions: Mapping[str, int]) -> None:
     mlflow.set_tags(
         {f"delta_path.{name.replace('/', '.')}": config.table_path(*name.split("/", 1)) for name in versions}
     )
+
+
+def delta_dataset(config: Config, name: str, version: int, df: DataFrame, part: str | None = None):
+    """An MLflow dataset for a gold table read at `version`: its source is the Delta path and version
+    (`DeltaDatasetSource`, so `dataset.source.load()` time-travels to exactly those rows), its schema
+    the table's. Only metadata (`MetaDataset`): `mlflow.data.from_spark` would also profile the rows
+    with a Python pass over the RDD when logged, and nothing here needs the rows. `part` (e.g. "as-of
+    dates 2026-03-01..2026-03-15") names the slice of the table a context used."""
+    from mlflow.data.delta_dataset_source import DeltaDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.data.spark_dataset import SparkDataset
+
+    # The version as text: MLflow 3.17.2's DeltaDatasetSource.to_dict drops a falsy version, so a table's
+    # version 0 would be logged as no version and `source.load()` would read the latest one instead;
+    # Spark's versionAsOf takes "0" as it takes 0.
+    source = DeltaDatasetSource(path=config.table_path(*name.split("/", 1)), delta_table_version=str(version))
+    # SparkDataset.schema reads the DataFrame's schema only (no job).
+    schema = SparkDataset(df=df, source=source).schema
+    label = f"{name.replace('/', '.')}@v{version}" + (f" [{part}]" if part else "")
+    return MetaDataset(source=source, name=label, schema=schema)
+
+
+def log_delta_inputs(
+    config: Config,
+    frames: Mapping[str, DataFrame],
+    versions: Mapping[str, int],
+    parts: Mapping[str, str | None],
+) -> dict[str, list]:
+    """Logs every pinned table as an input of the active run once per context ("training",
+    "validation", "test": `parts` maps each to the slice it used) and returns the datasets by context,
+    so metrics can name the dataset they were computed on."""
+    import mlflow
+
+    logged: dict[str, list] = {}
+    for context, part in parts.items():
+        datasets = [
+            delta_dataset(config, name, versions[name], frames[name], part) for name in sorted(frames)
+        ]
+        mlflow.log_inputs(
+            datasets=datasets, contexts=[context] * len(datasets), tags_list=[None] * len(datasets)
+        )
+        logged[context] = datasets
+    return logged

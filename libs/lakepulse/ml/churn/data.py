@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -113,6 +113,7 @@ class TrainingData:
     versions: dict[str, int]
     spec: FeatureSpec
     split: Split
+    tables: dict[str, DataFrame] = field(default_factory=dict)  # the pinned gold tables, by versions' names
 
 
 def load_training_data(spark: SparkSession, config: Config) -> TrainingData:
@@ -145,7 +146,8 @@ def load_training_data(spark: SparkSession, config: Config) -> TrainingData:
     )
     data = model_input(rows, spec, keep=segments)
     versions = {"gold/customer_features": features_version, "gold/churn_labels": labels_version}
-    return TrainingData(data, features, versions, spec, split)
+    tables = {"gold/customer_features": features, "gold/churn_labels": labels}
+    return TrainingData(data, features, versions, spec, split, tables)
 
 
 def check_label_settings(labels: DataFrame, config: Config) -> DataFrame:

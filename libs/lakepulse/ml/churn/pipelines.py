@@ -28,6 +28,25 @@ from lakepulse.ml.churn.features import LABEL, SCORE, FeatureSpec
 
 FAMILIES = ("logistic_regression", "gradient_boosted_trees")
 
+# The pipeline's last stage: P(churn) as a double, `churn_probability`, and again as `prediction`, the one
+# column MLflow's Spark flavour returns from a pyfunc (mlflow/spark: `_PyFuncModelWrapper.predict`),
+# so `mlflow.pyfunc.load_model(...).predict` gives the probability, not the 0/1 decision (kept as
+# `predicted_label`). Spark SQL has no function reading a vector's element (`vector_to_array` is
+# DataFrame-only, and a vector does not cast to its struct), but a vector casts to its text
+# "[p0,p1]", whose doubles print with enough digits to read back the same double (Java's
+# Double.toString), so the probability is the vector's own; Spark ML's classifiers always produce a
+# dense probability vector (tests/test_models_portable.py compares it with gold/churn_scores). Only Spark ML
+# classes are saved, so the model still loads without lakepulse, and a transform that does not select
+# these columns (lakepulse's scoring, `with_score`) never computes them.
+_P1 = (
+    "CAST(element_at(split(regexp_replace(CAST(probability AS STRING), '[\\\\[\\\\] ]', ''), ','), 2) "
+    "AS DOUBLE)"
+)
+PROBABILITY_OUTPUT = (
+    "SELECT *, churn_probability AS prediction FROM (SELECT * EXCEPT (prediction), "
+    f"prediction AS predicted_label, {_P1} AS churn_probability FROM __THIS__)"
+)
+
 
 def _q(name: str) -> str:
     """Feature names come from the table, so they are quoted before they go into SQL."""
@@ -85,6 +104,7 @@ def build_pipeline(spec: FeatureSpec, family: str, params: dict, seed: int) -> P
         )
     else:
         raise ValueError(f"unknown model family {family!r}")
+    stages.append(SQLTransformer(statement=PROBABILITY_OUTPUT))
     return Pipeline(stages=stages)
 
 
@@ -105,7 +125,9 @@ def feature_importances(
     for group in meta.get("attrs", {}).values():
         for attr in group:
             names[int(attr["idx"])] = attr["name"].replace("__i", "").replace("__onehot_", "=")
-    last = model.stages[-1]
+    last = next(
+        s for s in reversed(model.stages) if hasattr(s, "coefficients") or hasattr(s, "featureImportances")
+    )
     if hasattr(last, "coefficients"):
         values = [abs(v) for v in last.coefficients.toArray()]
     else:

@@ -1,7 +1,8 @@
 """Logs the chosen churn model to MLflow and registers it, champion only when it beats the current one.
 
-The model is logged as a Spark ML pipeline (`mlflow.spark`) with a signature of the raw feature columns
-and a five-row input example, so scoring knows which columns to feed it without lakepulse's code.
+The model is logged as a Spark ML pipeline (`mlflow.spark`), a LoggedModel of the run, with a signature
+of the raw feature columns in and P(churn) out and a five-row input example, so scoring knows which
+columns to feed it without lakepulse's code.
 The champion gate (lakepulse.ml.registry) compares like with like: the current champion is loaded by
 its alias and scored here on exactly this run's test rows (same as-of dates, same gold versions), and
 the alias moves only if the new model's test ROC AUC beats that by more than
@@ -72,38 +73,79 @@ def champion_scorer(config: Config, test_rows: DataFrame) -> Callable[[str], flo
     return score
 
 
+def model_signature(example):
+    """The raw feature columns in (from the input example), P(churn) out: a double named
+    `churn_probability`, what the pipeline's last stage returns to a pyfunc (pipelines.PROBABILITY_OUTPUT)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, DataType, Schema
+    from mlflow.types.utils import _infer_schema
+
+    return ModelSignature(
+        inputs=_infer_schema(example), outputs=Schema([ColSpec(DataType.double, "churn_probability")])
+    )
+
+
+def log_model(config: Config, best: Trial, test_rows: DataFrame, spec: FeatureSpec, run_id: str):
+    """Logs `best` as a LoggedModel named "model" of the run and returns it (its `model_id`, and
+    `model_uri` = models:/<model_id>).
+
+    MLflow 3.17.2's `mlflow.spark.log_model` still logs through the run-artifact path of MLflow 2
+    (`Model._log_v2`: no `name` keyword, no LoggedModel), so the model is saved with
+    `mlflow.spark.save_model` (signature, input example, requirements) and uploaded into a LoggedModel
+    created for it, which the run then lists as its output.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.entities import LoggedModelOutput
+
+    from lakepulse.ml import tracking
+
+    example = test_rows.select(*spec.inputs).limit(5).toPandas()  # five rows: the input example
+    model = mlflow.initialize_logged_model(name="model", source_run_id=run_id, model_type="spark")
+    client = MlflowClient()
+    try:
+        with tempfile.TemporaryDirectory(prefix="lakepulse-churn-") as tmp:
+            path = Path(tmp) / "model"
+            mlflow.spark.save_model(
+                best.model,
+                str(path),
+                signature=model_signature(example),
+                input_example=example,
+                dfs_tmpdir=tracking.dfs_tmpdir(config),
+                pip_requirements=list(tracking.MODEL_REQUIREMENTS),
+            )
+            client.log_model_artifacts(model.model_id, str(path))
+        client.log_outputs(run_id, [LoggedModelOutput(model_id=model.model_id, step=0)])
+    except BaseException:
+        mlflow.finalize_logged_model(model.model_id, "FAILED")
+        raise
+    return mlflow.finalize_logged_model(model.model_id, "READY")
+
+
 def register(
     config: Config,
-    best: Trial,
+    model,
     test_rows: DataFrame,
-    spec: FeatureSpec,
     run_id: str,
     metrics: dict[str, float],
     window: TestWindow,
 ):
-    """Logs `best` under the current run, registers it as a new version of MODEL_NAME and returns the
-    registry's Promotion; the run's tags name the version, so a run leads to its model and back."""
+    """Registers the logged `model` (a LoggedModel, `log_model`) as a new version of MODEL_NAME and
+    returns the registry's Promotion; the run's tags name the version, so a run leads to its model and
+    back."""
     import mlflow
     from mlflow import MlflowClient
-    from mlflow.models import infer_signature
 
-    from lakepulse.ml import registry, tracking
+    from lakepulse.ml import registry
 
-    example = test_rows.select(*spec.inputs).limit(5).toPandas()  # five rows: the input example
-    output = best.model.transform(test_rows.limit(5)).select("prediction").toPandas()
-    info = mlflow.spark.log_model(
-        best.model,
-        "model",
-        signature=infer_signature(example, output),
-        input_example=example,
-        dfs_tmpdir=tracking.dfs_tmpdir(config),
-        pip_requirements=list(tracking.MODEL_REQUIREMENTS),
-    )
     challenge = Challenge(window, champion_scorer(config, test_rows), config.models.churn_promotion_margin)
     promotion = registry.register_and_promote(
         MlflowClient(),
         MODEL_NAME,
-        info.model_uri,
+        f"models:/{model.model_id}",
         run_id,
         TEST_METRIC,
         metrics[TEST_METRIC],

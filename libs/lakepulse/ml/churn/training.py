@@ -19,6 +19,9 @@ from lakepulse.ml.churn.data import Split, SplitRows, TrainingData, load_trainin
 from lakepulse.ml.churn.features import with_missing_indicators
 from lakepulse.ml.churn.pipelines import with_score
 
+# MLflow's dataset context of each part of the time split.
+CONTEXTS = {"training": "train", "validation": "validation", "test": "test"}
+
 
 @dataclass(frozen=True)
 class ChurnRun:
@@ -70,10 +73,13 @@ def _train_in_run(config: Config, data: TrainingData, rows: SplitRows, sizes: di
     metrics, baseline = evaluation.test_metrics(config, best, scored)
     report, fairness_metrics = evaluation.audit_fairness(scored, config)
     metrics.update(fairness_metrics)
-    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)})
+    model = promotion.log_model(config, best, rows.test, data.spec, run_id)
+    # Linked to the LoggedModel as well as the run: the model's own page and search_logged_models show them.
+    finite = {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)}
+    mlflow.log_metrics(finite, model_id=model.model_id)
     evaluation.log_plots(best, scored, baseline)
     window = promotion.window_of(data.split, data.versions, int(sizes["test_rows"]))
-    result = promotion.register(config, best, rows.test, data.spec, run_id, metrics, window)
+    result = promotion.register(config, model, rows.test, run_id, metrics, window)
     scored.unpersist()
     return ChurnRun(run_id, result, best.family, metrics, report.flagged, tuple(report.lines()), data.split)
 
@@ -108,6 +114,10 @@ def _log_inputs(config: Config, data: TrainingData, sizes: dict[str, float]) -> 
         }
     )
     tracking.log_table_versions(config, data.versions)
+    # The gold tables as MLflow datasets (Delta path and version), once per part of the time split.
+    spans = split.describe()
+    parts = {c: f"as-of dates {spans['split_' + p]}" for c, p in CONTEXTS.items()}
+    tracking.log_delta_inputs(config, data.tables, data.versions, parts)
     mlflow.log_dict(
         {name: [d.isoformat() for d in getattr(split, name)] for name in ("train", "validation", "test")},
         "split.json",
