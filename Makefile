@@ -6,9 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Two pytest workers, each with its own SparkSession; a test module runs whole on one of them, and the
-# modules that share the session's pipeline run on the same one (tests/conftest.py groups them), so
+# modules that share the session's pipeline run on the same one (tests/conftest.py's scheduler), so
 # every lake fixture is built once. PYTEST_WORKERS= runs the suite in one process.
-PYTEST_WORKERS ?= -n 2 --dist loadgroup
+PYTEST_WORKERS ?= -n 2
 
 .PHONY: install jars browser pipeline test lint cluster-up cluster-down mlflow-ui bench clean
 

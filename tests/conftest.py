@@ -130,11 +130,22 @@ def pipeline_lake(spark, tmp_path_factory) -> PipelineRun:
     return PipelineRun(make_config(home, *PIPELINE_SAMPLE), out.getvalue())
 
 
-def pytest_collection_modifyitems(config, items):
-    """Groups for `make test`'s two workers (pytest-xdist, --dist loadgroup): a module runs whole on one
-    worker, so its module-scoped lakes are built once; the modules using the session's pipeline run
-    (`pipeline_lake`, minutes to build) share one group, so only one worker builds it."""
-    modules = {item.module.__name__ for item in items if "pipeline_lake" in getattr(item, "fixturenames", ())}
-    for item in items:
-        name = item.module.__name__
-        item.add_marker(pytest.mark.xdist_group("pipeline_lake" if name in modules else name))
+def pytest_xdist_make_scheduler(config, log):
+    """`make test`'s two workers (pytest-xdist): a test module runs whole on one worker, so its
+    module-scoped lakes are built once, and the modules using the session's pipeline run (`pipeline_lake`,
+    minutes to build) share one worker, so only one builds it.
+
+    A scheduler of our own because xdist 3.8's `loadgroup` marks do not reach pytest 9's test ids (it
+    sets `Item._nodeid`, which pytest 9 no longer reads); its module scheduling is kept, with the
+    pipeline modules as one scope.
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            path = Path(config.rootpath) / module
+            uses_pipeline = path.is_file() and "pipeline_lake" in path.read_text(encoding="utf-8")
+            return "pipeline_lake" if uses_pipeline and path.name != "conftest.py" else module
+
+    return ModulesScheduling(config, log)
