@@ -27,6 +27,7 @@ def _location(spark: SparkSession, name: str) -> str | None:
     """The registered table's location, or None when the name is free."""
     if not spark.catalog.tableExists(name):
         return None
+    # Bounded collect: one metadata row.
     rows = spark.sql(f"DESCRIBE TABLE EXTENDED {name}").where("col_name = 'Location'").collect()
     return rows[0]["data_type"] if rows else ""
 

@@ -170,6 +170,7 @@ def commit_sql(spark: SparkSession, path: str, operation: str, sql: str) -> list
     Retried after a Delta conflict: each of these computes its change from the table's state when it
     runs, so a second run after a lost commit does what the first would have done.
     """
+    # Bounded collect: a command's result is a few rows of metrics, never table data.
     return conflicts.retrying(spark, path, operation, lambda: spark.sql(sql).collect())
 
 
@@ -257,6 +258,7 @@ def _merge_once(spark: SparkSession, source: DataFrame, path: str, condition: st
     view = f"lakepulse_merge_{uuid.uuid4().hex}"
     portable(source).createOrReplaceTempView(view)
     try:
+        # collect() runs the command; its result is one row of merge metrics.
         spark.sql(f"MERGE INTO {sql_table(path)} AS t USING {view} AS s ON {condition} {clauses}").collect()
     finally:
         spark.catalog.dropTempView(view)
@@ -295,6 +297,7 @@ def _listed(spark: SparkSession, pattern: str, root: str) -> list[str]:
         files = (
             spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(f"{root}/{pattern}")
         )
+        # Bounded collect: the distinct first-level folder names, not the files.
         rows = files.select(F.substring_index(after, "/", 1).alias("name")).distinct().collect()
     except AnalysisException as exc:
         if "PATH_NOT_FOUND" in str(exc):  # nothing matches: an empty or missing folder
