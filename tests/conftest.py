@@ -7,6 +7,7 @@ use, from conf/local.yaml with test-sized overrides.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import io
 import os
@@ -141,11 +142,14 @@ def pytest_xdist_make_scheduler(config, log):
     """
     from xdist.scheduler import LoadScopeScheduling
 
+    @functools.cache
+    def scope_of(module: str) -> str:  # read once per module, not once per test
+        path = Path(config.rootpath) / module
+        uses_pipeline = path.is_file() and "pipeline_lake" in path.read_text(encoding="utf-8")
+        return "pipeline_lake" if uses_pipeline and path.name != "conftest.py" else module
+
     class ModulesScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            path = Path(config.rootpath) / module
-            uses_pipeline = path.is_file() and "pipeline_lake" in path.read_text(encoding="utf-8")
-            return "pipeline_lake" if uses_pipeline and path.name != "conftest.py" else module
+            return scope_of(nodeid.split("::", 1)[0])
 
     return ModulesScheduling(config, log)
