@@ -263,6 +263,30 @@ def test_run_logs_lineage_artifacts_and_a_model_with_signature(spark, trained):
     assert not [k for k in parent.data.params if k.startswith("delta_version.silver")]  # gold only
 
 
+def test_the_input_example_is_no_customer_s_row(spark, trained):
+    """The example stored with the model is synthetic: per-feature quantiles, no customer's row (erasure
+    cannot reach a model's artifacts)."""
+    import mlflow
+    from mlflow.models import Model
+
+    config = trained["config"]
+    local = mlflow.artifacts.download_artifacts(
+        "models:/lakepulse-churn/1", dst_path=str(trained["home"] / "ex")
+    )
+    example = Model.load(local).load_input_example(local)
+    features = delta_io.read_delta(spark, config.table_path("gold", "customer_features")).toPandas()
+    numeric = [c for c in example.columns if pd.api.types.is_numeric_dtype(example[c])]
+    assert len(example) == 5 and len(numeric) >= 5
+    rows = features[list(example.columns)].astype({c: "float64" for c in numeric})
+    real = {tuple(r) for r in rows.fillna(-1e300).itertuples(index=False)}  # NaN != NaN: a sentinel
+    assert not [tuple(r) for r in example.fillna(-1e300).itertuples(index=False) if tuple(r) in real]
+    for c in numeric:
+        values = example[c].to_numpy()
+        assert (np.diff(values) >= 0).all(), c  # ascending quantiles
+        assert rows[c].min() <= values[0] and values[-1] <= rows[c].max(), c
+    assert example["plan"].nunique() == 1 and example["plan"].iloc[0] in set(features["plan"])
+
+
 def test_churn_labels_table_matches_the_label_recomputed_in_pandas(spark, trained):
     config, world = trained["config"], trained["world"]
     got = delta_io.read_delta(spark, config.table_path("gold", "churn_labels")).toPandas()

@@ -1,4 +1,6 @@
-"""Right to erasure: removes one customer from every bronze, silver and gold table and from quarantine.
+"""Right to erasure: removes one customer from every bronze, silver and gold table, from quarantine and
+from the landing files that still hold their records (rewritten without them, the rewrite booked so
+that ingest does not read them again: lakepulse.bronze.landing_erasure).
 
 The request is recorded, pseudonymised, in _ops/erasure_requests. With --vacuum the tables are then
 vacuumed so that earlier table versions cannot be read back with the customer in them.
@@ -15,9 +17,11 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from lakepulse import privacy
+from lakepulse.bronze.landing_erasure import erase_from_landing
 from lakepulse.config import Config
+from lakepulse.errors import LakepulseError
 from lakepulse.ops import lake
-from lakepulse.ops.erasure import check_customer_id, erase_from_table
+from lakepulse.ops.erasure import check_customer_id, customer_source, erase_from_table
 from lakepulse.ops.maintenance import all_tables, vacuum
 from lakepulse.runtime import delta_io
 from lakepulse.runtime.cli import Job, log
@@ -30,6 +34,10 @@ AUDIT_SCHEMA = T.StructType(
         T.StructField("tables", T.ArrayType(T.StringType())),
         T.StructField("rows_erased", T.LongType()),
         T.StructField("vacuumed", T.BooleanType()),
+        # Landing files rewritten without the customer's lines, and those lines (null in requests
+        # recorded before landing files were erased).
+        T.StructField("landing_files", T.LongType()),
+        T.StructField("landing_lines", T.LongType()),
     ]
 )
 
@@ -47,6 +55,9 @@ def body(args, config: Config, spark: SparkSession) -> int:
         result = erase_from_table(spark, name, path, customer_id, customer_key, f"erasure {request_id}")
         if result is not None and result.rows:
             erased.append(result)
+    landing = erase_from_landing(
+        spark, config, customer_source(spark, customer_id, customer_key), customer_id, request_id
+    )
     retention = config.maintenance.vacuum_retention_hours if args.retain_hours is None else args.retain_hours
     if args.vacuum:
         for result in erased:
@@ -58,12 +69,17 @@ def body(args, config: Config, spark: SparkSession) -> int:
         [r.table for r in erased],
         sum(r.rows for r in erased),
         bool(args.vacuum),
+        len(landing.rewritten),
+        sum(r.lines_removed for r in landing.rewritten),
     )
     # Recorded only once every delete (and vacuum) has committed; the request's own idempotent-write id
     # lets the record be retried after a conflict (maintain altering this table meanwhile) without a
     # second row.
     delta_io.append(
-        spark.createDataFrame([request], AUDIT_SCHEMA), audit, txn=(f"lakepulse-erasure-{request_id}", 0)
+        spark.createDataFrame([request], AUDIT_SCHEMA),
+        audit,
+        txn=(f"lakepulse-erasure-{request_id}", 0),
+        merge_schema=True,  # a table recorded before its landing columns existed gets them
     )
     # Logs name the pseudonymised key only, never the id.
     log.info(
@@ -75,6 +91,15 @@ def body(args, config: Config, spark: SparkSession) -> int:
     )
     for r in erased:
         print(f"  {r.table:<32}{r.rows:>8} rows erased")
+    if landing.rewritten:
+        print(f"  {'landing files':<32}{request[7]:>8} lines removed from {len(landing.rewritten)} files")
+    if landing.refused:
+        # The tables are erased and the request recorded (re-deliveries are refused); these files still
+        # hold the customer until they are fixed or removed and forget runs again.
+        raise LakepulseError(
+            f"forget: {landing.refused[0]}; fix or remove it, then run forget again"
+            + (f" ({len(landing.refused) - 1} more such files)" if len(landing.refused) > 1 else "")
+        )
     return 0
 
 

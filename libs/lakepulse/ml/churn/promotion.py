@@ -1,7 +1,7 @@
 """Logs the chosen churn model to MLflow and registers it, champion only when it beats the current one.
 
 The model is logged as a Spark ML pipeline (`mlflow.spark`), a LoggedModel of the run, with a signature
-of the raw feature columns in and P(churn) out and a five-row input example, so scoring knows which
+of the raw feature columns in and P(churn) out and a five-row synthetic input example, so scoring knows which
 columns to feed it without lakepulse's code.
 The champion gate (lakepulse.ml.registry) compares like with like: the current champion is loaded by
 its alias and scored here on exactly this run's test rows (same as-of dates, same gold versions), and
@@ -85,6 +85,28 @@ def model_signature(example):
     )
 
 
+EXAMPLE_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
+
+
+def input_example(rows: DataFrame, spec: FeatureSpec):
+    """Five synthetic rows for the model's input example, none of them a customer's: row i holds each
+    numeric feature's EXAMPLE_QUANTILES[i] over `rows` and each categorical feature's most frequent
+    value. The example is stored with the model, out of reach of erasure and of the lake's access
+    rules, so real customers' feature rows must not be in it (they were until 2026-12).
+    """
+    import pandas as pd
+
+    quantiles = F.array(*[F.lit(q) for q in EXAMPLE_QUANTILES])
+    aggregates = [F.percentile_approx(c, quantiles).alias(c) for c in spec.numeric]
+    aggregates += [F.mode(c).alias(c) for c in spec.categorical]
+    summary = rows.agg(*aggregates).first().asDict()  # one row of a few numbers per feature
+    count = len(EXAMPLE_QUANTILES)
+    columns = {c: pd.Series(summary[c] or [None] * count, dtype="float64") for c in spec.numeric}
+    # A categorical feature with no value at all gets "" (the signature needs a string column).
+    columns.update({c: [summary[c] if summary[c] is not None else ""] * count for c in spec.categorical})
+    return pd.DataFrame(columns, columns=list(spec.inputs))
+
+
 def log_model(config: Config, best: Trial, test_rows: DataFrame, spec: FeatureSpec, run_id: str):
     """Logs `best` as a LoggedModel named "model" of the run and returns it (its `model_id`, and
     `model_uri` = models:/<model_id>).
@@ -103,7 +125,7 @@ def log_model(config: Config, best: Trial, test_rows: DataFrame, spec: FeatureSp
 
     from lakepulse.ml import tracking
 
-    example = test_rows.select(*spec.inputs).limit(5).toPandas()  # five rows: the input example
+    example = input_example(test_rows, spec)
     model = mlflow.initialize_logged_model(name="model", source_run_id=run_id, model_type="spark")
     client = MlflowClient()
     try:
