@@ -120,8 +120,16 @@ def test_training_inputs_are_the_pinned_gold_tables_as_mlflow_datasets(
     assert len(logged) == len(tables) * len(contexts)
 
 
-@pytest.mark.parametrize(("which", "metric"), [("churn", "test_roc_auc"), ("pricing", "test_rmse_log_units")])
-def test_the_registered_model_is_a_logged_model_carrying_the_run_s_metrics(request, which, metric):
+@pytest.mark.parametrize(
+    ("which", "metric", "table", "elsewhere"),
+    [
+        ("churn", "test_roc_auc", "customer_features", "validation_roc_auc"),
+        ("pricing", "test_rmse_log_units", "product_demand_daily", "mean_r2"),
+    ],
+)
+def test_the_registered_model_is_a_logged_model_carrying_the_run_s_metrics(
+    request, which, metric, table, elsewhere
+):
     import mlflow
 
     trained = request.getfixturevalue(f"{which}_trained")
@@ -131,6 +139,17 @@ def test_the_registered_model_is_a_logged_model_carrying_the_run_s_metrics(reque
     on_model = {m.key: m.value for m in model.metrics}
     assert on_model[metric] == pytest.approx(run.data.metrics[metric], rel=1e-12)
     assert all(m.model_id == model.model_id for m in model.metrics)
+    # The test metric names the dataset it was measured on: the run's "test" input of the table.
+    full = client.get_run(run.info.run_id)
+    test_inputs = {
+        d.dataset.name: d.dataset.digest
+        for d in full.inputs.dataset_inputs
+        if any(t.key == "mlflow.data.context" and t.value == "test" for t in d.tags)
+    }
+    linked = next(m for m in model.metrics if m.key == metric)
+    assert linked.dataset_name.startswith(f"gold.{table}@v") and linked.dataset_name in test_inputs
+    assert linked.dataset_digest == test_inputs[linked.dataset_name]
+    assert next(m for m in model.metrics if m.key == elsewhere).dataset_name is None  # not from the test part
     # The version's source is the LoggedModel (MLflow 3.17.2's SQL registry leaves ModelVersion.model_id
     # empty, for mlflow.pyfunc.log_model's own models too).
     version = client.get_model_version(f"lakepulse-{which}", "1")

@@ -230,28 +230,32 @@ def train(spark: SparkSession, config: Config) -> PricingRun:
         mlflow.set_tags({"lakepulse.job": "train_pricing", "lakepulse.env": config.env})
         mlflow.log_params(run_params(config, frame, fits))
         tracking.log_table_versions(config, versions)
-        log_inputs(config, demand, versions, test_part)
+        test_dataset = log_inputs(config, demand, versions, test_part)
         log_plots(frame, fits)
         challenge = Challenge(
             window_of(test_part, versions, config.models.demand_holdout_fraction),
             champion_scorer(test_part),
             config.models.pricing_promotion_margin,
         )
-        promotion = log_and_register(frame, fits, run_id, run_metrics(fits, test_rmse), challenge)
+        promotion = log_and_register(
+            frame, fits, run_id, run_metrics(fits, test_rmse), challenge, test_dataset
+        )
 
     write_elasticities(spark, config, fits, run_id, promotion)
     written = refresh_recommendations(spark, config, demand=demand)
     return PricingRun(run_id, promotion, fits, test_rmse, written)
 
 
-def log_inputs(config: Config, demand: DataFrame, versions: Mapping[str, int], test: pd.DataFrame) -> None:
+def log_inputs(config: Config, demand: DataFrame, versions: Mapping[str, int], test: pd.DataFrame):
     """gold/product_demand_daily at its pinned version as the run's MLflow dataset: "training" (the
-    registered model is refitted on every day) and "test" (the holdout days that judged the method)."""
+    registered model is refitted on every day) and "test" (the holdout days that judged the method),
+    which it returns (the test metric is linked to it)."""
     from lakepulse.ml import tracking
 
     name = f"gold/{DEMAND_TABLE}"
     holdout = f"holdout days {test['date'].min()}..{test['date'].max()}"
-    tracking.log_delta_inputs(config, {name: demand}, versions, {"training": None, "test": holdout})
+    logged = tracking.log_delta_inputs(config, {name: demand}, versions, {"training": None, "test": holdout})
+    return logged["test"][0]
 
 
 def load_champion(config: Config) -> tuple[object | None, DemandModel | None]:

@@ -179,6 +179,7 @@ def log_and_register(
     run_id: str,
     metrics: Mapping[str, float],
     challenge: Challenge,
+    test_dataset=None,
 ) -> Promotion:
     """Logs the pyfunc model into the active run, the run's metrics linked to it, and registers it as a
     new version.
@@ -193,11 +194,12 @@ def log_and_register(
     import mlflow
     from mlflow import MlflowClient
 
-    from lakepulse.ml import registry
+    from lakepulse.ml import registry, tracking
 
     with tempfile.TemporaryDirectory(prefix="lakepulse-pricing-") as work_dir:
         info = log_model(frame, fits, work_dir)
-    mlflow.log_metrics(dict(metrics), model_id=info.model_id)
+    # The holdout error linked to the holdout's dataset as well; the fit figures come from every day.
+    tracking.log_model_metrics(info.model_id, metrics, {TEST_METRIC}, test_dataset)
     promotion = registry.register_and_promote(
         MlflowClient(),
         MODEL_NAME,

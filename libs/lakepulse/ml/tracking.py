@@ -140,3 +140,20 @@ def log_delta_inputs(
         )
         logged[context] = datasets
     return logged
+
+
+def log_model_metrics(model_id: str, metrics: Mapping[str, float], tested: set[str], dataset=None) -> None:
+    """Logs `metrics` on the run and its LoggedModel; those named in `tested` (computed on the test part)
+    also linked to `dataset`, the test part's MLflow dataset, so the model's page in the UI says on
+    which table version and slice each was measured."""
+    import math
+
+    import mlflow
+
+    finite = {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)}
+    on_test = {k: v for k, v in finite.items() if k in tested}
+    if on_test:
+        mlflow.log_metrics(on_test, model_id=model_id, dataset=dataset)
+    rest = {k: v for k, v in finite.items() if k not in tested}
+    if rest:
+        mlflow.log_metrics(rest, model_id=model_id)

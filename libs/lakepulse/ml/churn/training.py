@@ -7,7 +7,6 @@ fairness, plots, model) reads in one place, and each step can be tested and chan
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
@@ -20,6 +19,7 @@ from lakepulse.ml.churn.features import with_missing_indicators
 from lakepulse.ml.churn.pipelines import with_score
 
 # MLflow's dataset context of each part of the time split.
+FEATURES_DATASET = "gold.customer_features@"  # the name `tracking.delta_dataset` gives the features table
 CONTEXTS = {"training": "train", "validation": "validation", "test": "test"}
 
 
@@ -65,18 +65,18 @@ def train(spark: SparkSession, config: Config) -> ChurnRun:
 def _train_in_run(config: Config, data: TrainingData, rows: SplitRows, sizes: dict, run_id: str) -> ChurnRun:
     """The steps inside the parent run, apart from `train` so that the cached splits are released
     there whatever fails here."""
-    import mlflow
+    from lakepulse.ml import tracking
 
-    _log_inputs(config, data, sizes)
+    test_dataset = _log_inputs(config, data, sizes)
     best = search.tune(rows.train, rows.validation, data.spec, config)
     scored = with_score(best.model.transform(rows.test)).persist()
     metrics, baseline = evaluation.test_metrics(config, best, scored)
     report, fairness_metrics = evaluation.audit_fairness(scored, config)
     metrics.update(fairness_metrics)
     model = promotion.log_model(config, best, rows.test, data.spec, run_id)
-    # Linked to the LoggedModel as well as the run: the model's own page and search_logged_models show them.
-    finite = {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)}
-    mlflow.log_metrics(finite, model_id=model.model_id)
+    # Linked to the LoggedModel as well as the run (the model's own page and search_logged_models show
+    # them), and all but the validation AUC to the test part's dataset they were computed on.
+    tracking.log_model_metrics(model.model_id, metrics, set(metrics) - {"validation_roc_auc"}, test_dataset)
     evaluation.log_plots(best, scored, baseline)
     window = promotion.window_of(data.split, data.versions, int(sizes["test_rows"]))
     result = promotion.register(config, model, rows.test, run_id, metrics, window)
@@ -84,9 +84,9 @@ def _train_in_run(config: Config, data: TrainingData, rows: SplitRows, sizes: di
     return ChurnRun(run_id, result, best.family, metrics, report.flagged, tuple(report.lines()), data.split)
 
 
-def _log_inputs(config: Config, data: TrainingData, sizes: dict[str, float]) -> None:
+def _log_inputs(config: Config, data: TrainingData, sizes: dict[str, float]):
     """What the run trained on, logged before any trial, so that a run which fails in the search still
-    says which data, label settings and split it had."""
+    says which data, label settings and split it had; returns the test part's features dataset."""
     import mlflow
 
     from lakepulse.ml import tracking
@@ -117,9 +117,10 @@ def _log_inputs(config: Config, data: TrainingData, sizes: dict[str, float]) -> 
     # The gold tables as MLflow datasets (Delta path and version), once per part of the time split.
     spans = split.describe()
     parts = {c: f"as-of dates {spans['split_' + p]}" for c, p in CONTEXTS.items()}
-    tracking.log_delta_inputs(config, data.tables, data.versions, parts)
+    logged = tracking.log_delta_inputs(config, data.tables, data.versions, parts)
     mlflow.log_dict(
         {name: [d.isoformat() for d in getattr(split, name)] for name in ("train", "validation", "test")},
         "split.json",
     )
     mlflow.log_metrics(sizes)
+    return next(d for d in logged["test"] if d.name.startswith(FEATURES_DATASET))
