@@ -47,7 +47,7 @@ from lakepulse.bronze import identity
 from lakepulse.config import Config
 from lakepulse.contracts import schemas
 from lakepulse.errors import LakepulseError
-from lakepulse.ops import lake
+from lakepulse.ops import erasure, lake
 from lakepulse.runtime import delta_io, paths
 
 OUTCOME = "erasure_rewrite"
@@ -97,8 +97,8 @@ class Rewritten:
 
 
 def token_pattern(customer_id: str) -> bytes:
-    """The id as a whole token (C0000004 is not C00000042), as `lakepulse.ops.erasure` matches `raw`."""
-    return rb"(^|[^A-Za-z0-9_-])" + re.escape(customer_id.encode()) + rb"([^A-Za-z0-9_-]|$)"
+    """The pattern `lakepulse.ops.erasure` matches quarantine's `raw` with, for lines read as bytes."""
+    return erasure.token_pattern(customer_id).encode()
 
 
 def files_holding(spark: SparkSession, root: str, source: DataFrame) -> list[str]:

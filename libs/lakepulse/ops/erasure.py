@@ -64,10 +64,16 @@ def match_customer(columns: list[str]) -> str | None:
     return f"coalesce({' OR '.join(conditions)}, false)" if conditions else None
 
 
+def token_pattern(customer_id: str) -> str:
+    """The id as a whole token (C0000004 is not C00000042): one regular expression for Spark's RLIKE
+    (Java) and Python's `re` alike, as a checked id holds only letters, digits, `_` and `-`."""
+    return rf"(^|[^A-Za-z0-9_-]){re.escape(check_customer_id(customer_id))}([^A-Za-z0-9_-]|$)"
+
+
 def customer_source(spark: SparkSession, customer_id: str, customer_key: str) -> DataFrame:
-    pattern = rf"(^|[^A-Za-z0-9_-]){re.escape(customer_id)}([^A-Za-z0-9_-]|$)"
     return spark.createDataFrame(
-        [(customer_id, customer_key, pattern)], "customer_id string, customer_key string, pattern string"
+        [(customer_id, customer_key, token_pattern(customer_id))],
+        "customer_id string, customer_key string, pattern string",
     )
 
 
