@@ -118,10 +118,12 @@ def test_product_demand_daily_matches_an_independent_pandas_computation(spark, t
 
 
 def test_recommendations_maximise_margin_within_the_guardrail(spark, trained):
-    """Each recommended price against a brute-force search over every cent the guardrail allows."""
+    """Each recommended price against a brute-force search over every cent the guardrail allows; the
+    expected gain's range and the guardrail verdict against numpy over the champion's interval."""
     config, world = trained["config"], trained["world"]
     m = config.models.price_max_change
-    e = elasticities(spark, config)["elasticity"]
+    intervals = elasticities(spark, config)
+    e = intervals["elasticity"]
     recs = delta_io.read_delta(spark, config.table_path("gold", "price_recommendations")).toPandas()
     prices = world.prices
     current = prices[prices["valid_to"].isna()].set_index("product_id")["price"]
@@ -151,6 +153,23 @@ def test_recommendations_maximise_margin_within_the_guardrail(spark, trained):
         expected_change = (float(r.recommended_price) - cost) * q1 - (p0 - cost) * q0
         assert r.expected_margin_change == pytest.approx(expected_change, rel=1e-3, abs=0.05)
         assert r.expected_margin_change >= -1e-6  # never recommends losing margin
+        # The range over the elasticity's 95% interval, and whether the guardrail held the price back.
+        lo, hi = intervals.loc[r.category, "ci_low"], intervals.loc[r.category, "ci_high"]
+        p1 = float(r.recommended_price)
+        gains = [(p1 - cost) * q0 * (p1 / p0) ** b - (p0 - cost) * q0 for b in (lo, hi)]
+        assert r.expected_margin_change_low == pytest.approx(min(gains), rel=1e-6, abs=1e-9)
+        assert r.expected_margin_change_high == pytest.approx(max(gains), rel=1e-6, abs=1e-9)
+        assert r.expected_margin_change_low <= r.expected_margin_change <= r.expected_margin_change_high
+        volumes = [((p1 / p0) ** b - 1) * 100 for b in (lo, hi)] if q0 > 0 else [0.0, 0.0]
+        assert r.expected_demand_change_pct_low == pytest.approx(min(volumes), abs=1e-9)
+        assert r.expected_demand_change_pct_high == pytest.approx(max(volumes), abs=1e-9)
+        significant = hi < 0
+        optimum = cost * elasticity / (1 + elasticity) if elasticity < -1 else np.inf
+        binds = significant and not (p0 * (1 - m) <= optimum <= p0 * (1 + m))
+        assert r.guardrail_binds == binds, r.product_id
+        if binds and np.isfinite(optimum):
+            assert r.unconstrained_price == pytest.approx(optimum, rel=1e-9)
+            assert f"{optimum:,.2f}" in r.reason and "guardrail" in r.reason
     assert set(recs["model_version"]) == {1}
 
 

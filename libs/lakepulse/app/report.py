@@ -179,6 +179,16 @@ def churn_section(spark: SparkSession, df: DataFrame) -> Section:
 
 
 def pricing_section(spark: SparkSession, recs: DataFrame, elasticities: DataFrame | None) -> Section:
+    """What a price change is expected to earn, not the price change itself: the products with the
+    largest expected daily margin gain, with its range over the elasticity's interval, and whether the
+    guardrail held the price back (then the optimum lies further out and the gain is a floor)."""
+    if "guardrail_binds" not in recs.columns:  # written before the ranges existed: no range, no verdict
+        recs = recs.select(
+            "*",
+            F.col("expected_margin_change").alias("expected_margin_change_low"),
+            F.col("expected_margin_change").alias("expected_margin_change_high"),
+            F.lit(False).alias("guardrail_binds"),
+        )
     top = _small(
         recs.select(
             "product_id",
@@ -186,16 +196,31 @@ def pricing_section(spark: SparkSession, recs: DataFrame, elasticities: DataFram
             "current_price",
             "recommended_price",
             "price_change_pct",
+            "expected_demand_change_pct",
             "expected_margin_change",
+            "expected_margin_change_low",
+            "expected_margin_change_high",
+            "guardrail_binds",
+            "reason",
         )
-        .orderBy(F.abs("expected_margin_change").desc())
+        .orderBy(F.col("expected_margin_change").desc())
         .limit(20)
     )
     plots = []
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.barh(top["product_id"][::-1], top["price_change_pct"].astype(float)[::-1], color="#9467bd")
-    ax.set_xlabel("recommended price change (%)")
-    plots.append(_plot(fig, "price recommendations"))
+    if len(top):
+        shown = top[::-1]
+        gain = shown["expected_margin_change"].astype(float)
+        err = [
+            (gain - shown["expected_margin_change_low"].astype(float)).clip(lower=0),
+            (shown["expected_margin_change_high"].astype(float) - gain).clip(lower=0),
+        ]
+        colours = ["#d62728" if b else "#2ca02c" for b in shown["guardrail_binds"]]
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.barh(shown["product_id"], gain, xerr=err, color=colours, capsize=3)
+        ax.axvline(0, color="grey", linewidth=0.8)
+        ax.set_xlabel("expected daily margin gain at the recommended price (95% range)")
+        ax.set_title("red: held back by the guardrail (the optimum lies beyond it)", fontsize=9)
+        plots.append(_plot(fig, "expected margin gain"))
     if elasticities is not None:
         champion = (
             elasticities.filter(F.col("is_champion"))
@@ -211,7 +236,9 @@ def pricing_section(spark: SparkSession, recs: DataFrame, elasticities: DataFram
             ax.set_ylabel("price elasticity (95% CI)")
             plots.append(_plot(fig, "elasticities"))
     return Section(
-        "Pricing: elasticities and recommended prices", plots, _table(top, list(top.columns), digits=2)
+        "Pricing: expected margin gain of the recommended prices",
+        plots,
+        _table(top, list(top.columns), digits=2),
     )
 
 

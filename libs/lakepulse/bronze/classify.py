@@ -93,14 +93,14 @@ def _path_fields(path: str) -> set[str]:
     return {m.group(1) for m in _PATH_FIELD.finditer(path)}
 
 
-def _csv_groups(spark: SparkSession, source: Source, files: Sequence[landing.LandingFile]):
+def _csv_groups(spark: SparkSession, config: Config, source: Source, files: Sequence[landing.LandingFile]):
     """Files grouped by header (and by which declared fields come from Hive-style `name=value` folders)."""
     groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[landing.LandingFile]] = {}
     texts: dict[tuple[tuple[str, ...], tuple[str, ...]], set[str]] = {}
     problems = []
     for f in files:
         try:
-            line = landing.first_line(spark, f.path)
+            line = landing.first_line(spark, f.path, config.ingest.max_line_bytes)
         except Exception:  # noqa: BLE001 - a file whose first line cannot be read is corrupt
             problems.append(FileProblem(f, "corrupt_file"))
             continue
@@ -130,7 +130,7 @@ def _parsed(
     ]
 
     def lines_of(group: Sequence[landing.LandingFile]) -> DataFrame:
-        raw = landing.read_lines(spark, list(group)).select("*", *constants)
+        raw = landing.read_lines(spark, list(group), config.ingest.max_line_bytes).select("*", *constants)
         return parse.with_helpers(raw, config.ingest.late_window_days, config.ingest.future_tolerance_minutes)
 
     if source.format != "csv":
@@ -139,7 +139,7 @@ def _parsed(
         lines = lines_of(readable)
         parser = parse.parse_json if source.format == "json" else parse.parse_access_log
         return parser(source, lines), []
-    groups, texts, problems = _csv_groups(spark, source, readable)
+    groups, texts, problems = _csv_groups(spark, config, source, readable)
     frames = []
     for key, group in sorted(groups.items()):
         header, from_path = key
@@ -260,12 +260,24 @@ def _count_readable(
 ) -> _Counted:
     """Reads the readable files once (one aggregation over the persisted frame), setting aside as
     corrupt any file that cannot be read to its end, and retrying without it."""
-    problems = [FileProblem(f, "corrupt_file") for f in landing.corrupt_files(spark, files)]
+    limit = config.ingest.max_line_bytes
+    corrupt, oversized = landing.corrupt_files(spark, files, limit)
+    problems = [FileProblem(f, "corrupt_file") for f in corrupt]
     if problems:
         log.warning(
             "%s: corrupt file(s) quarantined: %s", source.name, ", ".join(p.file.path for p in problems)
         )
     readable = [f for f in files if all(p.file != f for p in problems)]
+    # Their other lines load; the file's quarantine row says a line was skipped.
+    oversized += landing.oversized_plain_files(spark, readable, limit)
+    problems += [FileProblem(f, landing.LINE_TOO_LONG) for f in oversized]
+    if oversized:
+        log.warning(
+            "%s: line(s) of %d bytes or more skipped in: %s",
+            source.name,
+            limit,
+            ", ".join(f.path for f in oversized),
+        )
     extra = [F.sum(F.when(~valid(), 1).otherwise(0)).alias("_rejected")]
     if source.partition_column:
         extra.append(F.collect_set(F.when(valid(), F.col(source.partition_column))).alias("_days"))

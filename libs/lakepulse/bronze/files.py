@@ -28,6 +28,13 @@ DATE_FOLDER = r"date=(\d{4}-\d{2}-\d{2})"
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".deflate", ".zst", ".lz4", ".snappy")
 BINARY_FILE_SCHEMA = "path string, modificationTime timestamp, length bigint, content binary"
 TIMESTAMP_TEXT = "yyyy-MM-dd HH:mm:ss.SSSSSS"
+# Records end at "\n" (a "\r" before it is stripped): one rule for every read of a landing file, so the
+# byte accounting of `oversized_files` sees the same lines as ingest. Hadoop's LineRecordReader skips a
+# line of at least MAX_LINE_OPTION bytes without holding it in memory; a file that had one is found by
+# `oversized_files` and quarantined as LINE_TOO_LONG, so the skip is never silent.
+LINE_SEP = "\n"
+MAX_LINE_OPTION = "mapreduce.input.linerecordreader.line.maxlength"
+LINE_TOO_LONG = "line_too_long"
 
 
 # What a planned file is (lakepulse.bronze.identity): read as new, read as a new version of a booked
@@ -128,17 +135,17 @@ def landing_date_column() -> Column:
     return F.regexp_extract(F.col("source_file"), DATE_FOLDER, 1).try_cast("date")
 
 
-def first_line(spark: SparkSession, path: str) -> str | None:
-    """The first line of a (possibly compressed) file, or None for an empty one.
+def first_line(spark: SparkSession, path: str, max_line_bytes: int) -> str | None:
+    """The first line of a (possibly compressed) file, or None for an empty one; read like every
+    landing line (`read_lines`), so a first line over the limit is never brought to the driver.
 
     Spark's text source decompresses by the same Hadoop codecs as the file's full read; only the line
     starting the file's first split qualifies, and the limit stops the read after it, so a large file
     is not read through. Works alike on a classic session and over Spark Connect (no driver JVM).
     """
-    row = (
-        spark.read.text(path).where(F.col("_metadata.file_block_start") == 0).select("value").limit(1).first()
-    )
-    return None if row is None else row["value"].lstrip("\ufeff")
+    read = spark.read.option("lineSep", LINE_SEP).option(MAX_LINE_OPTION, str(max_line_bytes))
+    row = read.text(path).where(F.col("_metadata.file_block_start") == 0).select("value").limit(1).first()
+    return None if row is None else row["value"].lstrip("\ufeff").removesuffix("\r")
 
 
 def failed_files(exc: BaseException, files: list[LandingFile]) -> list[LandingFile]:
@@ -156,18 +163,31 @@ def failed_files(exc: BaseException, files: list[LandingFile]) -> list[LandingFi
 _FAILED_FILE = re.compile(r"FAILED_READ_FILE[^\]]*\] Encountered error while reading file (\S+)\.\s")
 
 
-def corrupt_files(spark: SparkSession, files: list[LandingFile]) -> list[LandingFile]:
-    """The compressed files among `files` that cannot be read to their end (truncated or corrupt).
+def corrupt_files(
+    spark: SparkSession, files: list[LandingFile], max_line_bytes: int
+) -> tuple[list[LandingFile], list[LandingFile]]:
+    """(corrupt, oversized): the compressed files among `files` that cannot be read to their end
+    (truncated or corrupt), and those holding a line of `max_line_bytes` or more.
 
-    One job counts the lines of every compressed file (decompression only, a fraction of parsing them);
-    a failure names its file (`failed_files`), which is set aside before counting the others again. So
-    the batch's parsing pass runs once, never to fail midway on a truncated file.
+    One job measures the lines of every compressed file (decompression only, a fraction of parsing them);
+    a failure names its file (`failed_files`), which is set aside before measuring the others again. So
+    the batch's parsing pass runs once, never to fail midway on a truncated file. A compressed file's
+    size says nothing of its lines, so this pass (which holds each line once, as any full read does)
+    is where a long one is seen; bounded collect: one row per compressed file of the batch.
     """
     candidates = [f for f in files if f.compressed]
     corrupt: list[LandingFile] = []
+    oversized: list[LandingFile] = []
     while candidates:
         try:
-            spark.read.text([f.path for f in candidates]).select(F.count(F.lit(1))).collect()
+            lines = spark.read.option("lineSep", LINE_SEP).text([f.path for f in candidates])
+            longest = (
+                lines.groupBy(source_file_column().alias("file"))
+                .agg(F.max(F.octet_length("value") + 1).alias("longest"))
+                .collect()
+            )
+            too_long = {r["file"] for r in longest if r["longest"] >= max_line_bytes}
+            oversized = [f for f in candidates if f.path in too_long]
             break
         except Exception as exc:
             if not is_read_failure(exc):
@@ -177,7 +197,30 @@ def corrupt_files(spark: SparkSession, files: list[LandingFile]) -> list[Landing
                 raise
             corrupt += bad
             candidates = [f for f in candidates if f not in bad]
-    return corrupt
+    return corrupt, oversized
+
+
+def oversized_plain_files(
+    spark: SparkSession, files: list[LandingFile], max_line_bytes: int
+) -> list[LandingFile]:
+    """The plain files among `files` that held a line ingest's read skipped (`MAX_LINE_OPTION`).
+
+    A plain file's lines and their "\n" add up to its size (one byte more when the last line has no
+    "\n"); bytes missing from that sum are skipped lines. Only files at least `max_line_bytes` long can
+    hold one, so most batches run no job here; bounded collect: one row per such file.
+    """
+    candidates = [f for f in files if not f.compressed and f.size >= max_line_bytes]
+    if not candidates:
+        return []
+    read = spark.read.option("lineSep", LINE_SEP).option(MAX_LINE_OPTION, str(max_line_bytes))
+    sums = (
+        read.text([f.path for f in candidates])
+        .groupBy(source_file_column().alias("file"))
+        .agg(F.sum(F.octet_length("value") + 1).alias("bytes"))
+        .collect()
+    )
+    seen = {r["file"]: int(r["bytes"]) for r in sums}
+    return [f for f in candidates if f.size - seen.get(f.path, 0) > 0]
 
 
 def unreadable_files(spark: SparkSession, files: list[LandingFile]) -> list[LandingFile]:
@@ -200,14 +243,17 @@ def unreadable_files(spark: SparkSession, files: list[LandingFile]) -> list[Land
     return [f for f, bad in zip(candidates, verdicts, strict=True) if bad]
 
 
-def read_lines(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
-    """Every line of `files` as `raw`, with `source_file` and `ingest_date` (its day folder, if any).
+def read_lines(spark: SparkSession, files: list[LandingFile], max_line_bytes: int) -> DataFrame:
+    """Every line of `files` as `raw`, with `source_file` and `ingest_date` (its day folder, if any);
+    lines of `max_line_bytes` or more are skipped (their files are quarantined as LINE_TOO_LONG).
 
-    A byte-order mark is an encoding artefact, not content: it is dropped where a file starts with one.
-    Bytes that are not UTF-8 are decoded by Spark as U+FFFD; the `bad_encoding` rule quarantines them.
+    A byte-order mark is an encoding artefact, not content: it is dropped where a file starts with one,
+    like the "\r" of a "\r\n" line end. Bytes that are not UTF-8 are decoded by Spark as U+FFFD; the
+    `bad_encoding` rule quarantines them.
     """
-    lines = spark.read.text([f.path for f in files]).select(
-        F.regexp_replace(F.col("value"), "^\ufeff", "").alias("raw"),
+    read = spark.read.option("lineSep", LINE_SEP).option(MAX_LINE_OPTION, str(max_line_bytes))
+    lines = read.text([f.path for f in files]).select(
+        F.regexp_replace(F.col("value"), "^\ufeff|\r$", "").alias("raw"),
         source_file_column().alias("source_file"),
     )
     return lines.select("*", landing_date_column().alias("ingest_date"))

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, NonNegativeFloat, NonNegativeInt
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveInt,
+)
 
 
 def _scalar_str(value: object) -> object:
@@ -146,7 +154,9 @@ class GoldConfig(_Section):
     """Churn label: active = any event in the `churn_active_days` before the label date; churned = a
     subscription_cancel, or no event at all, in the `churn_horizon_days` from it. kpi_daily's churn rate
     for day D is the label as of D - horizon."""
-    churn_active_days: int = 30
+    churn_active_days: NonNegativeInt = 30
+    """0: every customer with an event at any time before the label date is active (sparse purchase
+    histories); reads silver/events from its first day."""
     settle_days: int = 0
     """The newest silver days that may still receive late records; they are left for a later run."""
     percentile_accuracy: int = 10000
@@ -226,10 +236,33 @@ class ByodConfig(_Section):
     """Empty: not used. Point it at your file with --set byod.path=... or LAKEPULSE__BYOD__PATH."""
     customer_id_column: str = "customer_id"
     date_column: str = "date"
-    amount_column: str = "amount"
     date_format: str = "yyyy-MM-dd"
     """A Spark datetime pattern, e.g. dd/MM/yyyy or yyyy-MM-dd HH:mm:ss."""
     delimiter: str = ","
+    """The field separator (`,` `;` a tab ...), or `whitespace` for columns separated by runs of spaces."""
+    encoding: str = "UTF-8"
+    """The file's character set as Java names it: UTF-8, ISO-8859-1, windows-1252, UTF-16, ..."""
+    header: bool = True
+    """False: the file has no header line and the *_column keys are 1-based positions (1, 2, ...)."""
+    amount_column: str = "amount"
+    """The transaction's total. Empty when `price_column` holds the unit price instead."""
+    quantity_column: str = ""
+    """Optional: units per transaction (default 1); the unit price is then amount / quantity."""
+    price_column: str = ""
+    """Optional: the unit price, when the file has no total (amount = price x quantity)."""
+    product_column: str = ""
+    """Optional: a product id or code."""
+    max_bad_fraction: float = Field(default=0.01, ge=0, le=1)
+    """Transactions whose date or amount does not parse are skipped and reported up to this share of
+    the file; above it the load fails naming the key and an example value (a wrong mapping, not a few
+    bad rows). Rows without a customer id (guest checkouts) are skipped and reported separately."""
+    churn_active_days: NonNegativeInt = 0
+    """The label's look-back for this file (copied to gold.churn_active_days): 0 = every customer with
+    a transaction before the date, so the whole base is labelled and scored."""
+    churn_horizon_days: NonNegativeInt = 0
+    """The label's horizon for this file (copied to gold.churn_horizon_days); 0 = gold's horizon when the
+    history holds six of them (look-back, train, validation, test and the gaps between), else the
+    history's length / 6, said in one line."""
 
 
 class IngestConfig(_Section):
@@ -244,6 +277,9 @@ class IngestConfig(_Section):
     """Streaming (--stream): files per micro-batch."""
     trigger_interval: str = "1 minute"
     """Streaming: the default processing-time trigger (--trigger-interval) of continuous runs."""
+    max_line_bytes: PositiveInt = 1048576
+    """A landing line of this many bytes or more (its line end included) is not loaded: its file gets a
+    `line_too_long` quarantine row and its other lines load. Bounds the memory one record can take."""
     max_files_per_batch: int = 1000
     """Batch mode: new files per batch (oldest first); a backfill runs as several batches, each
     committed once, so one run's memory and a crash's redo are bounded by the batch, not the backlog."""

@@ -76,9 +76,13 @@ SCHEMA = T.StructType(
 )
 
 
-def lookback_days(horizon_days: int, active_days: int) -> int:
-    """How many days before the first computed day a run reads: monthly actives, or churn labels."""
-    return max(max(ACTIVE_WINDOWS.values()) - 1, horizon_days + active_days)
+def lookback_days(horizon_days: int, active_days: int) -> int | None:
+    """How many days before the first computed day a run reads: monthly actives, or churn labels
+    (None: from silver's first day, for a label whose look-back is all of history)."""
+    back = churn_label.lookback(active_days)
+    if back is None:
+        return None
+    return max(max(ACTIVE_WINDOWS.values()) - 1, horizon_days + back)
 
 
 def segments() -> Column:

@@ -28,8 +28,10 @@ from lakepulse.runtime import delta_io
 log = logging.getLogger("lakepulse.gold")
 
 
-def _days_before(days: DayRange, before: int, first: dt.date) -> DayRange:
-    """`days` widened by `before` days, never before silver's first day."""
+def _days_before(days: DayRange, before: int | None, first: dt.date) -> DayRange:
+    """`days` widened by `before` days (None: from silver's first day), never before that day."""
+    if before is None:
+        return DayRange(min(first, days.start), days.end)
     return DayRange(max(first, days.start - dt.timedelta(days=before)), days.end)
 
 

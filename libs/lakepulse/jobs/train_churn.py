@@ -26,13 +26,17 @@ SHOWN = (
 
 
 def load_byod(spark, config, path: str):
-    """`--byod`: the user's transactions onto silver (silver.byod), then the features job's gold tables
-    rebuilt whole from them; returns the config naming the file. train_churn and score share it."""
+    """`--byod`: the user's transactions onto silver (silver.byod), the churn label fitted to the file,
+    then the features job's gold tables rebuilt whole from them; returns the config naming the file and
+    the label. train_churn and score share it."""
     from lakepulse.gold import rebuild, tables
     from lakepulse.silver import byod
 
     config = byod.with_path(config, path)
-    print(byod.prepare(spark, config))
+    loaded = byod.prepare(spark, config)
+    config, label = byod.label_settings(config, loaded)
+    for line in (*loaded.lines, label):
+        print(line)
     print(rebuild.rebuild(spark, config, tables.FEATURE_TABLES))
     return config
 

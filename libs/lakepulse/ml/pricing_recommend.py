@@ -5,6 +5,12 @@ e < -1 and rises without bound otherwise; the margin is unimodal, so clipping p*
 [p0 (1 - m), p0 (1 + m)] gives the best price within it. A category whose interval does not exclude
 zero keeps its prices: a price move on a noise estimate is not a recommendation. The recommendation
 assumes the number of purchases does not react to price, as the demand model does (docs/models.md).
+
+What a reader acts on is the expected gain, not the price move: each row carries the expected daily
+volume and margin change at the recommended price with their range over the elasticity's 95% interval
+(the curve evaluated at both bounds; the margin is monotone in e at a fixed price, so the bounds are the
+range), whether the guardrail binds (the margin optimum lies beyond it, or demand is inelastic and the
+margin keeps rising with price) and the unconstrained optimum it would otherwise be.
 """
 
 from __future__ import annotations
@@ -34,6 +40,12 @@ RECOMMENDATIONS_SCHEMA = T.StructType(
         T.StructField("current_daily_margin", T.DoubleType(), False),
         T.StructField("expected_daily_margin", T.DoubleType(), False),
         T.StructField("expected_margin_change", T.DoubleType(), False),
+        T.StructField("expected_demand_change_pct_low", T.DoubleType(), False),
+        T.StructField("expected_demand_change_pct_high", T.DoubleType(), False),
+        T.StructField("expected_margin_change_low", T.DoubleType(), False),
+        T.StructField("expected_margin_change_high", T.DoubleType(), False),
+        T.StructField("guardrail_binds", T.BooleanType(), False),
+        T.StructField("unconstrained_price", T.DoubleType(), True),
         T.StructField("reason", T.StringType(), False),
         T.StructField("as_of_date", T.DateType(), False),
         T.StructField("model_version", T.IntegerType(), False),
@@ -63,7 +75,7 @@ def recommendation_inputs(
     unit_cost_ratio: float,
     baseline_days: int,
 ) -> DataFrame:
-    """(product_id, category, p0, cost, q0, elasticity, ci_high) per product with a list price at the
+    """(product_id, category, p0, cost, q0, elasticity, ci_low, ci_high) per product with a list price at the
     end of `as_of` (gold/product_demand_daily's closing price: the price in force now).
 
     A product of a category without an estimate is left out: there is nothing to recommend from.
@@ -75,7 +87,7 @@ def recommendation_inputs(
         (F.col("base_price") * F.lit(unit_cost_ratio)).alias("cost"),
     )
     recent = baseline_demand(demand, as_of, baseline_days)
-    e = elasticities.select(F.col("category").alias("e_category"), "elasticity", "ci_high")
+    e = elasticities.select(F.col("category").alias("e_category"), "elasticity", "ci_low", "ci_high")
     return (
         current.join(recent, current["product_id"] == recent["q_product_id"], how="left")
         .join(e, current["category"] == e["e_category"], how="inner")
@@ -87,19 +99,44 @@ def recommendation_inputs(
             "cost",
             F.coalesce("q0", F.lit(0.0)).alias("q0"),
             "elasticity",
+            "ci_low",
             "ci_high",
         )
     )
 
 
 def _reason(
-    not_significant: Column, inelastic: Column, optimum: Column, lower: Column, upper: Column
+    not_significant: Column, inelastic: Column, optimum: Column, lower: Column, upper: Column, m: float
 ) -> Column:
+    """Why this price, in words a reader can check: the optimum and how far the guardrail moved it."""
+    away = F.format_number(F.abs(optimum / F.col("p0") - 1) * 100, 0)
+    edge = f"{m * 100:.0f}%"
     return (
         F.when(not_significant, F.lit("kept: elasticity not significantly negative"))
-        .when(inelastic, F.lit("inelastic: raised to the guardrail"))
-        .when(optimum < lower, F.lit("optimum below the guardrail: lowered to it"))
-        .when(optimum > upper, F.lit("optimum above the guardrail: raised to it"))
+        .when(
+            inelastic,
+            F.lit(f"inelastic (e >= -1): margin rises with price, raised to the +{edge} guardrail"),
+        )
+        .when(
+            optimum < lower,
+            F.concat(
+                F.lit("margin optimum "),
+                F.format_number(optimum, 2),
+                F.lit(" is "),
+                away,
+                F.lit(f"% below the price: lowered to the -{edge} guardrail"),
+            ),
+        )
+        .when(
+            optimum > upper,
+            F.concat(
+                F.lit("margin optimum "),
+                F.format_number(optimum, 2),
+                F.lit(" is "),
+                away,
+                F.lit(f"% above the price: raised to the +{edge} guardrail"),
+            ),
+        )
         .otherwise(F.lit("margin optimum within the guardrail"))
     )
 
@@ -122,19 +159,32 @@ def with_recommended_price(max_change: float) -> Callable[[DataFrame], DataFrame
             .otherwise(F.least(F.greatest(optimum, lower), upper))
         )
         cents = F.least(F.greatest(F.round(raw, 2), F.ceil(lower * 100) / 100), F.floor(upper * 100) / 100)
+        binds = ~not_significant & (inelastic | (optimum < lower) | (optimum > upper))
         return inputs.select(
             "*",
             F.when(not_significant, F.col("p0")).otherwise(cents).alias("p1"),
-            _reason(not_significant, inelastic, optimum, lower, upper).alias("reason"),
+            _reason(not_significant, inelastic, optimum, lower, upper, max_change).alias("reason"),
+            binds.alias("guardrail_binds"),
+            F.when(~not_significant & ~inelastic, optimum).alias("unconstrained_price"),
         )
 
     return transform
 
 
 def with_expected_demand(priced: DataFrame) -> DataFrame:
-    """Adds q1, the daily units the demand curve expects at p1, so margins can be compared."""
-    q1 = F.col("q0") * F.pow(F.col("p1") / F.col("p0"), F.col("elasticity"))
-    return priced.select("*", q1.alias("q1"))
+    """Adds q1, the daily units the demand curve expects at p1, and the same at the interval's bounds
+    (q1_ci_low, q1_ci_high; a bound that is missing gives the point estimate)."""
+
+    def at(e: Column) -> Column:
+        return F.col("q0") * F.pow(F.col("p1") / F.col("p0"), e)
+
+    e = F.col("elasticity")
+    return priced.select(
+        "*",
+        at(e).alias("q1"),
+        at(F.coalesce(F.col("ci_low"), e)).alias("q1_ci_low"),
+        at(F.coalesce(F.col("ci_high"), e)).alias("q1_ci_high"),
+    )
 
 
 def to_recommendations(
@@ -144,8 +194,16 @@ def to_recommendations(
 
     def transform(expected: DataFrame) -> DataFrame:
         margin0 = (F.col("p0") - F.col("cost")) * F.col("q0")
+
+        def margin(q: str) -> Column:
+            return (F.col("p1") - F.col("cost")) * F.col(q) - margin0
+
+        def demand(q: str) -> Column:
+            return F.when(F.col("q0") > 0, (F.col(q) / F.col("q0") - 1) * 100).otherwise(F.lit(0.0))
+
         margin1 = (F.col("p1") - F.col("cost")) * F.col("q1")
-        demand_change = F.when(F.col("q0") > 0, (F.col("q1") / F.col("q0") - 1) * 100).otherwise(F.lit(0.0))
+        demand_change = demand("q1")
+        bounds = ("q1_ci_low", "q1_ci_high")
         rows = expected.select(
             "product_id",
             "category",
@@ -160,6 +218,12 @@ def to_recommendations(
             margin0.alias("current_daily_margin"),
             margin1.alias("expected_daily_margin"),
             (margin1 - margin0).alias("expected_margin_change"),
+            F.least(*[demand(q) for q in bounds]).alias("expected_demand_change_pct_low"),
+            F.greatest(*[demand(q) for q in bounds]).alias("expected_demand_change_pct_high"),
+            F.least(*[margin(q) for q in bounds]).alias("expected_margin_change_low"),
+            F.greatest(*[margin(q) for q in bounds]).alias("expected_margin_change_high"),
+            "guardrail_binds",
+            "unconstrained_price",
             "reason",
             F.lit(as_of).alias("as_of_date"),
             F.lit(int(model_version)).alias("model_version"),
@@ -197,7 +261,7 @@ def recommendations(
 
 
 def elasticities_from_model(spark: SparkSession, model: DemandModel) -> DataFrame:
-    """(category, elasticity, ci_high) of a loaded model, NaN as null.
+    """(category, elasticity, ci_low, ci_high) of a loaded model, NaN as null.
 
     The recommendations drop a null elasticity and read a null bound as not significant; a NaN would
     instead pass the null filter and carry into every figure computed from it.
@@ -206,8 +270,9 @@ def elasticities_from_model(spark: SparkSession, model: DemandModel) -> DataFram
         (
             c,
             f.elasticity if math.isfinite(f.elasticity) else None,
+            f.ci_low if math.isfinite(f.ci_low) else None,
             f.ci_high if math.isfinite(f.ci_high) else None,
         )
         for c, f in model.category_fits().items()
     ]
-    return spark.createDataFrame(rows, "category string, elasticity double, ci_high double")
+    return spark.createDataFrame(rows, "category string, elasticity double, ci_low double, ci_high double")

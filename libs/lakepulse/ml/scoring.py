@@ -1,10 +1,12 @@
 """Batch scoring: the churn champion applied to the newest feature snapshot, into gold/churn_scores.
 
-Only customers the label applies to are scored: those active (any event) in the
-`gold.churn_active_days` days before the snapshot's as-of date, which the snapshot itself says
-(`gold.churn_label.applies_to`: its last activity), so scoring reads gold only. The model never saw
-anyone else in training, and a customer inactive that long has already churned by the label's own
-definition.
+Only customers the label applies to are scored: those active (any event) in the look-back before the
+snapshot's as-of date, which the snapshot itself says (`gold.churn_label.applies_to`: its last
+activity), so scoring reads gold only. The model never saw anyone else in training, and a customer
+inactive that long has already churned by the label's own definition. The look-back is the one the
+champion was trained with (its run's `churn_active_days`), not today's config: a model trained on every
+customer with a purchase ever (bring your own data) scores the whole base even where the config still
+says 30 days.
 
 The champion is loaded as a Spark ML pipeline (`mlflow.spark.load_model`), so scoring is one
 distributed `transform`, no pandas UDF. The columns it is fed are the ones its MLflow signature names,
@@ -42,6 +44,8 @@ BANDS = ("low", "medium", "high")
 class ScoreResult:
     rows: int
     inactive: int  # customers in the snapshot not scored: inactive for the whole look-back
+    active_days: int  # the champion's look-back (0: ever)
+    horizon_days: int  # the champion's horizon: a score is P(churn within it)
     as_of_date: dt.date
     model_name: str
     model_version: int
@@ -61,7 +65,8 @@ def score_churn(spark: SparkSession, config: Config) -> ScoreResult:
     from lakepulse.gold import churn_label
     from lakepulse.ml import churn, tracking
 
-    version, uri, inputs, model = load_champion(config)
+    champion = load_champion(config)
+    version, uri, inputs, model = champion.version, champion.uri, champion.inputs, champion.model
     features, _ = tracking.read_pinned(spark, config, "gold", "customer_features")
     missing = [c for c in inputs if c not in features.columns]
     if missing:
@@ -72,7 +77,7 @@ def score_churn(spark: SparkSession, config: Config) -> ScoreResult:
         raise LakepulseError("gold/customer_features is empty: run the features job first")
     kinds = dict(features.dtypes)
     everyone = features.filter(F.col("as_of_date") == F.lit(latest))
-    snapshot = everyone.transform(churn_label.applies_to(config.gold.churn_active_days)).select(
+    snapshot = everyone.transform(churn_label.applies_to(champion.active_days)).select(
         *churn.KEYS,
         *[(F.col(c) if kinds[c] == "string" else F.col(c).cast("double")).alias(c) for c in inputs],
     )
@@ -91,13 +96,33 @@ def score_churn(spark: SparkSession, config: Config) -> ScoreResult:
     bands = write_scores(spark, config, out, latest)
     scored_rows = sum(bands.values())
     inactive = everyone.count() - scored_rows
-    return ScoreResult(scored_rows, inactive, latest, churn.MODEL_NAME, version, bands)
+    return ScoreResult(
+        scored_rows,
+        inactive,
+        champion.active_days,
+        champion.horizon_days,
+        latest,
+        churn.MODEL_NAME,
+        version,
+        bands,
+    )
 
 
-def load_champion(config: Config):
-    """(version, URI, input columns, Spark ML model) of the churn champion. The inputs come from the
-    model's signature because the champion may predate today's feature table: it is fed exactly the
-    columns it was trained on, and a table that lost one fails with that column's name."""
+@dataclass(frozen=True)
+class Champion:
+    version: int
+    uri: str
+    inputs: list[str]
+    model: object  # a Spark ML PipelineModel
+    active_days: int
+    horizon_days: int
+
+
+def load_champion(config: Config) -> Champion:
+    """The churn champion, its input columns and the label settings it was trained with. The inputs come
+    from the model's signature because the champion may predate today's feature table: it is fed exactly
+    the columns it was trained on, and a table that lost one fails with that column's name. The label
+    settings come from its run's params (a run that predates them: today's config)."""
     import mlflow
     from mlflow import MlflowClient
     from mlflow.models import get_model_info
@@ -116,7 +141,10 @@ def load_champion(config: Config):
     if not inputs:
         raise LakepulseError(f"{uri} has no input signature: retrain it with train_churn")
     model = mlflow.spark.load_model(uri, dfs_tmpdir=tracking.dfs_tmpdir(config))
-    return int(champion.version), uri, inputs, model
+    params = MlflowClient().get_run(champion.run_id).data.params if champion.run_id else {}
+    active = int(params.get("churn_active_days", config.gold.churn_active_days))
+    horizon = int(params.get("churn_horizon_days", config.gold.churn_horizon_days))
+    return Champion(int(champion.version), uri, inputs, model, active, horizon)
 
 
 def write_scores(spark: SparkSession, config: Config, out: DataFrame, as_of: dt.date) -> dict[str, int]:

@@ -21,6 +21,9 @@ BACKOFF_MAX_KEY = "spark.lakepulse.delta.conflictBackoffMaxSeconds"
 BASE_CONF = {
     # Timestamps are stored and compared in UTC whatever the machine's zone.
     "spark.sql.session.timeZone": "UTC",
+    # Bring-your-own-data files come in any charset Java knows (windows-1252 exports, byod.encoding);
+    # Spark 4's CSV reader otherwise accepts only seven.
+    "spark.sql.legacy.javaCharsets": "true",
 }
 
 

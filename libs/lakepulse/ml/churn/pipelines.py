@@ -53,15 +53,37 @@ def _q(name: str) -> str:
     return f"`{name}`"
 
 
+# The purchase process in the terms of buy-till-you-die models (Fader, Hardie and Lee's BG/NBD: purchases
+# x, customer age T, recency), as ratios a linear model cannot form itself: how often a customer buys
+# per day of their life, and how long they have been silent against their own typical gap between
+# purchases. For sparse buyers "overdue against their own rhythm" separates the lapsed from the merely
+# infrequent, which days since the last purchase alone cannot. Computed inside the pipeline from the
+# gold columns, so scoring and a pyfunc load need nothing but those.
+_AGE = "GREATEST(CAST(days_since_signup AS DOUBLE), 1.0)"
+DERIVED = {
+    "purchases_per_day_of_age": f"CAST(frequency AS DOUBLE) / {_AGE}",
+    "recency_share_of_age": f"CAST(recency_days AS DOUBLE) / {_AGE}",
+    "recency_over_mean_gap": f"CAST(recency_days AS DOUBLE) * CAST(frequency AS DOUBLE) / {_AGE}",
+}
+DERIVED_FROM = ("frequency", "recency_days", "days_since_signup")
+
+
+def derived_features(spec: FeatureSpec) -> dict[str, str]:
+    """The `DERIVED` features when the spec has their sources (a features table that has them)."""
+    return DERIVED if all(c in spec.numeric for c in DERIVED_FROM) else {}
+
+
 def build_pipeline(spec: FeatureSpec, family: str, params: dict, seed: int) -> Pipeline:
     """Raw feature columns in, `probability` out: one self-contained pipeline that scoring loads as is."""
+    derived = derived_features(spec)
     casts = [f"CAST({_q(c)} AS DOUBLE) AS {_q(c + '__v')}" for c in spec.numeric]
+    casts += [f"{sql} AS {_q(name + '__v')}" for name, sql in derived.items()]
     flags = [
         f"CASE WHEN {_q(c)} IS NULL THEN 1.0 ELSE 0.0 END AS {_q(c + '__missing')}" for c in spec.with_missing
     ]
     stages = [SQLTransformer(statement=f"SELECT *, {', '.join([*casts, *flags])} FROM __THIS__")]
-    numeric = [c + "__v" for c in spec.numeric]
-    imputed = [c + "__i" for c in spec.numeric]
+    numeric = [c + "__v" for c in (*spec.numeric, *derived)]
+    imputed = [c + "__i" for c in (*spec.numeric, *derived)]
     if numeric:
         stages.append(Imputer(inputCols=numeric, outputCols=imputed, strategy="median"))
     onehot = [c + "__onehot" for c in spec.categorical]

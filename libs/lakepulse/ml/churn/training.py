@@ -84,6 +84,12 @@ def _train_in_run(config: Config, data: TrainingData, rows: SplitRows, sizes: di
     return ChurnRun(run_id, result, best.family, metrics, report.flagged, tuple(report.lines()), data.split)
 
 
+def _active(active_days: int) -> str:
+    if active_days == 0:
+        return "active = any event before the as-of date"
+    return f"active in the {active_days} days before the as-of date"
+
+
 def _log_inputs(config: Config, data: TrainingData, sizes: dict[str, float]):
     """What the run trained on, logged before any trial, so that a run which fails in the search still
     says which data, label settings and split it had; returns the test part's features dataset."""
@@ -96,7 +102,7 @@ def _log_inputs(config: Config, data: TrainingData, sizes: dict[str, float]):
     mlflow.log_params(
         {
             "label": (
-                f"active in the {config.gold.churn_active_days} days before the as-of date; churned = "
+                f"{_active(config.gold.churn_active_days)}; churned = "
                 f"cancel or no event in the {config.gold.churn_horizon_days} days from it"
             ),
             "churn_horizon_days": config.gold.churn_horizon_days,
