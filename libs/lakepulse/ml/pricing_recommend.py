@@ -111,32 +111,24 @@ def _reason(
     """Why this price, in words a reader can check: the optimum and how far the guardrail moved it."""
     away = F.format_number(F.abs(optimum / F.col("p0") - 1) * 100, 0)
     edge = f"{m * 100:.0f}%"
+
+    def clipped(side: str, moved: str, sign: str) -> Column:
+        return F.concat(
+            F.lit("margin optimum "),
+            F.format_number(optimum, 2),
+            F.lit(" is "),
+            away,
+            F.lit(f"% {side} the price: {moved} to the {sign}{edge} guardrail"),
+        )
+
     return (
         F.when(not_significant, F.lit("kept: elasticity not significantly negative"))
         .when(
             inelastic,
             F.lit(f"inelastic (e >= -1): margin rises with price, raised to the +{edge} guardrail"),
         )
-        .when(
-            optimum < lower,
-            F.concat(
-                F.lit("margin optimum "),
-                F.format_number(optimum, 2),
-                F.lit(" is "),
-                away,
-                F.lit(f"% below the price: lowered to the -{edge} guardrail"),
-            ),
-        )
-        .when(
-            optimum > upper,
-            F.concat(
-                F.lit("margin optimum "),
-                F.format_number(optimum, 2),
-                F.lit(" is "),
-                away,
-                F.lit(f"% above the price: raised to the +{edge} guardrail"),
-            ),
-        )
+        .when(optimum < lower, clipped("below", "lowered", "-"))
+        .when(optimum > upper, clipped("above", "raised", "+"))
         .otherwise(F.lit("margin optimum within the guardrail"))
     )
 
