@@ -178,6 +178,23 @@ def churn_section(spark: SparkSession, df: DataFrame) -> Section:
     )
 
 
+def _margin_gain_plot(top) -> Plot:
+    """Expected daily margin gain per product, its 95% range as error bars, guardrail-bound in red."""
+    shown = top[::-1]
+    gain = shown["expected_margin_change"].astype(float)
+    err = [
+        (gain - shown["expected_margin_change_low"].astype(float)).clip(lower=0),
+        (shown["expected_margin_change_high"].astype(float) - gain).clip(lower=0),
+    ]
+    colours = ["#d62728" if b else "#2ca02c" for b in shown["guardrail_binds"]]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.barh(shown["product_id"], gain, xerr=err, color=colours, capsize=3)
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.set_xlabel("expected daily margin gain at the recommended price (95% range)")
+    ax.set_title("red: held back by the guardrail (the optimum lies beyond it)", fontsize=9)
+    return _plot(fig, "expected margin gain")
+
+
 def pricing_section(spark: SparkSession, recs: DataFrame, elasticities: DataFrame | None) -> Section:
     """What a price change is expected to earn, not the price change itself: the products with the
     largest expected daily margin gain, with its range over the elasticity's interval, and whether the
@@ -206,21 +223,7 @@ def pricing_section(spark: SparkSession, recs: DataFrame, elasticities: DataFram
         .orderBy(F.col("expected_margin_change").desc())
         .limit(20)
     )
-    plots = []
-    if len(top):
-        shown = top[::-1]
-        gain = shown["expected_margin_change"].astype(float)
-        err = [
-            (gain - shown["expected_margin_change_low"].astype(float)).clip(lower=0),
-            (shown["expected_margin_change_high"].astype(float) - gain).clip(lower=0),
-        ]
-        colours = ["#d62728" if b else "#2ca02c" for b in shown["guardrail_binds"]]
-        fig, ax = plt.subplots(figsize=(7, 4))
-        ax.barh(shown["product_id"], gain, xerr=err, color=colours, capsize=3)
-        ax.axvline(0, color="grey", linewidth=0.8)
-        ax.set_xlabel("expected daily margin gain at the recommended price (95% range)")
-        ax.set_title("red: held back by the guardrail (the optimum lies beyond it)", fontsize=9)
-        plots.append(_plot(fig, "expected margin gain"))
+    plots = [_margin_gain_plot(top)] if len(top) else []
     if elasticities is not None:
         champion = (
             elasticities.filter(F.col("is_champion"))
